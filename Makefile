@@ -1,0 +1,69 @@
+# dlmath: the two commands a fresh machine needs are `make labs` and `make test`.
+# Everything else here is a step they call. No step needs a GPU or the network at run time.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= report
+# torch: the CPU build that this machine installs from a local file in seconds. It is only
+# installed when no torch is importable, so an existing CUDA/NGC torch is kept.
+TORCH_PIN ?= torch==2.13.0
+# 2 cores: two pytest workers, one BLAS/torch thread each (no oversubscription)
+TEST_WORKERS ?= 2
+
+.PHONY: labs test venv install install-dev browser lint unit quick-labs bench clean help
+
+help:
+	@echo "make labs   create $(VENV), install dlmath, run all five labs into $(OUT)/"
+	@echo "make test   ruff + unit/property tests + notebooks + browser check + dlmath labs --quick"
+	@echo "make bench  run every benchmark in benchmarks/ (prints ratios for the README table)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+
+venv: $(BIN)/python
+	@$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q "$(TORCH_PIN)"
+
+# Reinstall only when pyproject.toml changes (the stamp records the last install).
+$(VENV)/.installed: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(VENV)/.installed $@
+
+install: venv $(VENV)/.installed
+install-dev: venv $(VENV)/.installed-dev
+
+# Debian's Chromium for the report's browser test (no browser download at run time).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; }
+
+labs: install
+	$(BIN)/dlmath labs --out $(OUT)
+
+lint: install-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+# pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
+unit: install-dev browser
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 -p no:cacheprovider
+
+quick-labs: install
+	rm -rf .quick-report
+	$(BIN)/dlmath labs --quick --no-progress --out .quick-report
+	test -f .quick-report/index.html
+
+test: lint unit quick-labs
+
+bench: install-dev
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(OUT) .quick-report .pytest_cache .ruff_cache .hypothesis

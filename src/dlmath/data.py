@@ -1,0 +1,85 @@
+"""Data sets used by the labs: real data shipped inside scikit-learn, or generated.
+
+Nothing here touches the network. Every function takes a ``seed`` and gives the same
+arrays on every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlmath._checks import check_int, check_real
+
+__all__ = ["Split", "digits", "two_moons"]
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test split, batch first: ``X_*`` of shape (n, d), ``y_*`` of shape (n,) int64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    def __repr__(self) -> str:
+        return (
+            f"Split(train={self.X_train.shape}, test={self.X_test.shape}, "
+            f"n_classes={self.n_classes}, dtype={self.X_train.dtype})"
+        )
+
+
+def _standardize(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Statistics from the training rows only, so the test set stays unseen.
+    mu = X_train.mean(axis=0)
+    sd = X_train.std(axis=0)
+    sd[sd == 0] = 1.0  # constant pixels (the digits' borders) stay zero
+    return (X_train - mu) / sd, (X_test - mu) / sd
+
+
+def _split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int, dtype) -> Split:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(X))
+    n_test = int(round(test_fraction * len(X)))
+    test, train = order[:n_test], order[n_test:]
+    X_train, X_test = _standardize(X[train], X[test])
+    return Split(
+        X_train.astype(dtype),
+        y[train].astype(np.int64),
+        X_test.astype(dtype),
+        y[test].astype(np.int64),
+        int(y.max()) + 1,
+    )
+
+
+def digits(test_fraction: float = 0.25, seed: int = 0, dtype=np.float64) -> Split:
+    """scikit-learn's 8x8 handwritten digits (1,797 images, 64 features, 10 classes).
+
+    The images ship inside scikit-learn (no download). Features are standardized with
+    the training rows' mean and standard deviation.
+    """
+    from sklearn.datasets import load_digits
+
+    check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    check_int(seed, "seed")
+    data = load_digits()
+    return _split(data.data.astype(np.float64), data.target, test_fraction, seed, dtype)
+
+
+def two_moons(
+    n: int = 400, noise: float = 0.15, test_fraction: float = 0.25, seed: int = 0, dtype=np.float64
+) -> Split:
+    """Two interleaving half circles in 2-D (scikit-learn's ``make_moons``), 2 classes."""
+    from sklearn.datasets import make_moons
+
+    check_int(n, "n", low=4)
+    check_real(noise, "noise", low=0.0)
+    X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+    return _split(X, y, test_fraction, seed, dtype)

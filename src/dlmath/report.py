@@ -1,0 +1,197 @@
+"""The report a person opens in a browser: ``DIR/index.html`` over every lab's results.
+
+Each lab writes its own folder ``DIR/labN`` (figures, interactive pages, ``result.json``);
+this module reads those results and writes the index page and ``DIR/results.json``.
+It writes only inside ``DIR``, every file atomically.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dlmath import __version__
+from dlmath.viz.files import atomic_write_text
+
+__all__ = ["MODULE_MILESTONES", "collect_results", "milestone_status", "write_report"]
+
+#: The module's milestone checklist, each line with the labs whose checks give its evidence.
+MODULE_MILESTONES: list[tuple[str, tuple[int, ...]]] = [
+    ("Manual backprop implementation matches autograd within 1e-6", (1,)),
+    ("Three optimizers (SGD, Momentum, Adam) implemented", (2,)),
+    ("Convergence comparison plot created", (2,)),
+    ("2D and 3D loss landscape visualizations complete", (3,)),
+    ("SVD decomposition notebook with LoRA explanation", (4,)),
+    ("Cross-entropy derived from maximum likelihood", (5,)),
+    ("All concepts connected to neural network applications", (1, 2, 3, 4, 5)),
+]
+
+
+def collect_results(out: str | os.PathLike) -> dict[int, dict[str, Any]]:
+    """Read every ``DIR/labN/result.json`` present, keyed by lab number."""
+    results: dict[int, dict[str, Any]] = {}
+    for path in sorted(Path(out).glob("lab*/result.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        results[int(data["lab"])] = data
+    return results
+
+
+def milestone_status(results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The module checklist with, per line, whether every supporting lab ran and passed."""
+    rows = []
+    for line, labs in MODULE_MILESTONES:
+        ran = [n for n in labs if n in results]
+        checks = [c for n in ran for c in results[n]["checks"]]
+        passed = len(ran) == len(labs) and all(results[n]["passed"] for n in ran)
+        evidence = f"{sum(c['passed'] for c in checks)}/{len(checks)} checks passed in lab " + (
+            ", ".join(str(n) for n in ran) if ran else "(not run)"
+        )
+        rows.append({"milestone": line, "labs": list(labs), "passed": passed, "evidence": evidence})
+    return rows
+
+
+def write_report(out: str | os.PathLike, *, command: str = "dlmath labs") -> Path:
+    """Write ``DIR/index.html`` and ``DIR/results.json`` from the lab results in ``DIR``."""
+    out = Path(out)
+    results = collect_results(out)
+    checklist = milestone_status(results)
+    summary = {
+        "dlmath_version": __version__,
+        "command": command,
+        "labs": [results[n] for n in sorted(results)],
+        "milestones": checklist,
+    }
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
+    return atomic_write_text(out / "index.html", _page(results, checklist, command))
+
+
+# --- HTML -----------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2330;
+background:#f6f7f9;line-height:1.45}
+header{background:#1d2330;color:#fff;padding:1.2rem 2rem}
+header h1{margin:0;font-size:1.5rem} header p{margin:.3rem 0 0;color:#c9ced8}
+main{max-width:1200px;margin:0 auto;padding:1rem 2rem 3rem}
+section{background:#fff;border-radius:8px;box-shadow:0 1px 3px #0002;margin:1.2rem 0;
+padding:1rem 1.4rem}
+h2{margin:.2rem 0 .6rem;font-size:1.25rem}
+table{border-collapse:collapse;width:100%;font-size:.92rem;margin:.4rem 0 1rem}
+th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #e3e6eb;vertical-align:top}
+th{background:#f0f2f5}
+.pass{color:#127a3a;font-weight:600}.fail{color:#b3261e;font-weight:600}
+.badge{display:inline-block;border-radius:4px;padding:0 .45rem;font-size:.8rem;
+margin-left:.5rem;vertical-align:middle}
+.badge.pass{background:#dff3e4}.badge.fail{background:#fbe3e1}.badge.quick{background:#eef;color:#335}
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:1rem}
+figure{margin:0} figure img{width:100%;border:1px solid #e3e6eb;border-radius:4px}
+figcaption{font-size:.85rem;color:#555}
+iframe{width:100%;height:560px;border:1px solid #e3e6eb;border-radius:4px;background:#fff}
+code{background:#f0f2f5;padding:0 .25rem;border-radius:3px}
+nav a{margin-right:1rem;color:#fff}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _mark(passed: bool) -> str:
+    return '<span class="pass">PASS</span>' if passed else '<span class="fail">FAIL</span>'
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    head = "".join(f"<th>{_e(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_e(_cell(r.get(c, '')))}</td>" for c in cols) + "</tr>"
+        for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if 1e-3 <= abs(v) < 1e5 or v == 0 else f"{v:.3e}"
+    return str(v)
+
+
+def _lab_section(res: dict[str, Any]) -> str:
+    n = res["lab"]
+    status = "pass" if res["passed"] else "fail"
+    badges = f'<span class="badge {status}">{status.upper()}</span>'
+    if res.get("quick"):
+        badges += '<span class="badge quick">quick sizes</span>'
+    checks = "".join(
+        f"<tr><td>{_e(c['name'])}</td><td>{_e(c['evidence'])}</td><td>{_mark(c['passed'])}</td></tr>"
+        for c in res["checks"]
+    )
+    parts = [
+        f'<section id="lab{n}"><h2>Lab 1.3.{n}: {_e(res["title"])}{badges}</h2>',
+        f'<p>Ran in {res["seconds"]:.1f} s. Checks: <a href="lab{n}/result.json">'
+        f"lab{n}/result.json</a></p>",
+        f"<table><tr><th>milestone</th><th>measured evidence</th><th></th></tr>{checks}</table>",
+    ]
+    if res.get("error"):
+        parts.append(f'<pre class="fail">{_e(res["error"])}</pre>')
+    for title, rows in res.get("tables", {}).items():
+        parts.append(f"<h3>{_e(title)}</h3>{_table(rows)}")
+    for note in res.get("notes", []):
+        parts.append(f"<p>{_e(note)}</p>")
+    for page in res.get("interactive", []):
+        src = f"lab{n}/{page}"
+        parts.append(
+            f"<h3>Interactive: {_e(Path(page).stem.replace('_', ' '))} "
+            f'(<a href="{_e(src)}">open full page</a>)</h3>'
+            f'<iframe src="{_e(src)}" title="{_e(page)}" loading="lazy"></iframe>'
+        )
+    if res.get("figures"):
+        figs = "".join(
+            f'<figure><a href="lab{n}/{_e(f)}"><img src="lab{n}/{_e(f)}" alt="{_e(f)}"></a>'
+            f"<figcaption>{_e(Path(f).stem.replace('_', ' '))}</figcaption></figure>"
+            for f in res["figures"]
+        )
+        parts.append(f'<div class="figs">{figs}</div>')
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _page(results: dict[int, dict[str, Any]], checklist: list[dict[str, Any]], command: str) -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    rows = "".join(
+        f"<tr><td>{'&#9745;' if m['passed'] else '&#9744;'} {_e(m['milestone'])}</td>"
+        f"<td>{_e(m['evidence'])}</td><td>{_mark(m['passed'])}</td></tr>"
+        for m in checklist
+    )
+    nav = "".join(f'<a href="#lab{n}">Lab {n}</a>' for n in sorted(results))
+    labs = "\n".join(_lab_section(results[n]) for n in sorted(results))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dlmath report: Mathematics for Deep Learning (module 1.3)</title>
+<style>{_CSS}</style></head>
+<body><header><h1>dlmath report: Mathematics for Deep Learning</h1>
+<p>dlmath {_e(__version__)} &middot; <code>{_e(command)}</code> &middot; written {stamp}</p>
+<nav>{nav}</nav></header>
+<main>
+<section id="milestones"><h2>Milestone checklist</h2>
+<table><tr><th>module milestone</th><th>evidence</th><th></th></tr>{rows}</table></section>
+{labs}
+</main></body></html>
+"""
+
+
+def lab_summaries(results: Iterable[dict[str, Any]]) -> list[str]:
+    """One line per lab for terminals: ``Lab 1.3.1  PASS  5/5 checks  12.3 s``."""
+    return [
+        f"Lab 1.3.{r['lab']}  {'PASS' if r['passed'] else 'FAIL'}  "
+        f"{sum(c['passed'] for c in r['checks'])}/{len(r['checks'])} checks  {r['seconds']:.1f} s"
+        for r in results
+    ]

@@ -1,0 +1,79 @@
+"""The report in a real browser: headless Debian Chromium driven by Playwright.
+
+It opens ``index.html`` from a quick run of the labs with interactive plots (2 and 3),
+checks that every embedded plotly figure rendered with data, that the console shows no
+errors, and saves a screenshot (``DLMATH_SCREENSHOT_DIR`` or the test's temp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dlmath.labs import run_lab
+from dlmath.report import write_report
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a sandboxed, offline machine: no first-run UI, no background network calls.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--allow-file-access-from-files",
+]
+INTERACTIVE_LABS = (2, 3)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report")
+    for n in INTERACTIVE_LABS:
+        run_lab(n, out, quick=True, show_progress=False)
+    return write_report(out)
+
+
+def test_report_renders_interactive_plots_without_console_errors(report: Path, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium"
+    problems: list[str] = []
+    shots = Path(os.environ.get("DLMATH_SCREENSHOT_DIR", tmp_path))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(report.as_uri(), wait_until="load")
+        assert "Milestone checklist" in page.inner_text("#milestones")
+        frames = page.locator("iframe")
+        assert frames.count() >= 1, "the report embeds no interactive plot"
+        for i in range(frames.count()):
+            frames.nth(i).scroll_into_view_if_needed()  # lazy iframes load when visible
+            frame = frames.nth(i).element_handle().content_frame()
+            frame.wait_for_load_state("load")
+            frame.wait_for_function(
+                "() => { const g = document.querySelector('.js-plotly-plot');"
+                " return g && g.data && g.data.length > 0 && g._fullLayout; }",
+                timeout=30_000,
+            )
+            n_points = frame.evaluate(
+                "() => document.querySelector('.js-plotly-plot').data"
+                ".map(t => (t.z || t.y || t.x || []).length).reduce((a, b) => a + b, 0)"
+            )
+            assert n_points > 0, f"iframe {i} has a plot without data"
+            assert frame.locator(".main-svg").count() >= 1, f"iframe {i} drew no SVG"
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        browser.close()
+    assert not problems, f"browser console errors: {problems}"
+    assert (shots / "report.png").stat().st_size > 10_000
