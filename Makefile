@@ -50,17 +50,18 @@ lint: install-dev
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-# pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
-unit: install-dev browser
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
-	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 -p no:cacheprovider
-
 quick-labs: install
 	rm -rf .quick-report
 	$(BIN)/dlmath labs --quick --no-progress --out .quick-report
 	test -f .quick-report/index.html
 
-test: lint unit quick-labs
+# The browser test opens the report that quick-labs just wrote.
+# pytest exits 5 when it collects no test: that is a failure here, never a silent pass.
+unit: install-dev browser quick-labs
+	DLMATH_REPORT_DIR=.quick-report OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15 -p no:cacheprovider
+
+test: lint quick-labs unit
 
 bench: install-dev
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

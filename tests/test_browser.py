@@ -1,6 +1,7 @@
 """The report in a real browser: headless Debian Chromium driven by Playwright.
 
-It opens ``index.html`` from a quick run of the labs with interactive plots (2 and 3),
+It opens ``index.html`` from a quick run of the labs (the one `make test` just wrote, named
+by ``DLMATH_REPORT_DIR``, or else labs 2 and 3 run here),
 checks that every embedded plotly figure rendered with data, that the console shows no
 errors, and saves a screenshot (``DLMATH_SCREENSHOT_DIR`` or the test's temp folder).
 """
@@ -36,6 +37,12 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
+    """The report of `make test`'s quick run (DLMATH_REPORT_DIR) or, alone, a fresh one."""
+    given = os.environ.get("DLMATH_REPORT_DIR")
+    if given:
+        index = Path(given).resolve() / "index.html"
+        assert index.exists(), f"DLMATH_REPORT_DIR={given} holds no index.html"
+        return index
     out = tmp_path_factory.mktemp("report")
     for n in INTERACTIVE_LABS:
         run_lab(n, out, quick=True, show_progress=False)

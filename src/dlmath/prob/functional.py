@@ -1,0 +1,95 @@
+"""Stable log-sum-exp, softmax and the closed-form KL divergence between Gaussians.
+
+All functions reduce over ``axis`` (the last one by default) and accept any batch shape in
+front of it. They subtract the row maximum before exponentiating, so logits of +-1e4 (or
+larger) give exact, finite results in float32 and float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlmath._checks import as_float_array, check_int, fail
+
+__all__ = ["logsumexp", "log_softmax", "softmax", "kl_gaussian"]
+
+
+def _logits(x: Any, name: str, axis: int) -> tuple[np.ndarray, int]:
+    arr = as_float_array(x, name)
+    if arr.ndim == 0:
+        raise fail(name, "an array with at least 1 dimension", arr)
+    axis = check_int(axis, "axis", low=-arr.ndim, high=arr.ndim - 1)
+    return arr, axis
+
+
+def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    r"""``log(sum(exp(x), axis))`` as :math:`m + \log\sum_i e^{x_i - m}`, ``m = max_i x_i``.
+
+    Shapes: ``x`` (..., K) -> (...) (or (..., 1) with ``keepdims``). Every exponent is
+    <= 0, so nothing overflows, and the largest term is exactly 1, so nothing underflows to
+    log(0). Matches ``scipy.special.logsumexp`` and ``torch.logsumexp``.
+    """
+    x, axis = _logits(x, "x", axis)
+    m = np.max(x, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def log_softmax(x: Any, axis: int = -1) -> np.ndarray:
+    r"""``log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m)``, ``m = max x``; shape of ``x``."""
+    x, axis = _logits(x, "x", axis)
+    # shift first: x - m is exact for nearby values, whereas x - logsumexp(x) would lose
+    # eps * |x| (1e-12 at |x| = 1e4) to the rounding of the large logsumexp
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x: Any, axis: int = -1) -> np.ndarray:
+    r"""``softmax(x)_i = exp(x_i - logsumexp(x))``: non-negative, each row sums to 1.
+
+    Going through the log domain keeps it exact where ``exp(x)`` would overflow.
+    """
+    return np.exp(log_softmax(x, axis=axis))
+
+
+def kl_gaussian(
+    mu_p: Any, sigma_p: Any, mu_q: Any, sigma_q: Any, *, diagonal: bool = False
+) -> np.ndarray | float:
+    r"""Closed-form :math:`KL(\mathcal N(\mu_p,\sigma_p^2)\|\mathcal N(\mu_q,\sigma_q^2))` in nats.
+
+    .. math::
+        KL = \log\frac{\sigma_q}{\sigma_p} + \frac{\sigma_p^2 + (\mu_p - \mu_q)^2}{2\sigma_q^2}
+             - \frac12
+
+    Univariate (default): elementwise over broadcast shapes, as
+    ``torch.distributions.kl_divergence(Normal, Normal)``. With ``diagonal=True`` the last
+    axis holds the d coordinates of a diagonal-covariance Gaussian (standard deviations
+    ``sigma``, not variances) and the per-coordinate terms are summed:
+    (..., d) -> (...), as ``Independent(Normal(mu, sigma), 1)`` or
+    ``MultivariateNormal(mu, diag(sigma**2))``.
+    """
+    mu_p_, mu_q_ = as_float_array(mu_p, "mu_p"), as_float_array(mu_q, "mu_q")
+    sigma_p_, sigma_q_ = as_float_array(sigma_p, "sigma_p"), as_float_array(sigma_q, "sigma_q")
+    for s, name in ((sigma_p_, "sigma_p"), (sigma_q_, "sigma_q")):
+        if np.any(s <= 0):
+            raise fail(
+                name, "> 0 everywhere (a standard deviation)", f"min {s.min():g}", described=True
+            )
+    try:
+        shape = np.broadcast_shapes(mu_p_.shape, sigma_p_.shape, mu_q_.shape, sigma_q_.shape)
+    except ValueError as err:
+        raise ValueError(
+            "'mu_p', 'sigma_p', 'mu_q' and 'sigma_q' must have broadcastable shapes; got "
+            f"{mu_p_.shape}, {sigma_p_.shape}, {mu_q_.shape} and {sigma_q_.shape}."
+        ) from err
+    if diagonal and len(shape) == 0:
+        raise fail(
+            "mu_p", "an array whose last axis holds the d coordinates (diagonal=True)", mu_p_
+        )
+    ratio = sigma_p_ / sigma_q_  # log(sigma_q/sigma_p) = -log(ratio): one division, no overflow
+    terms = -np.log(ratio) + 0.5 * (ratio**2 + ((mu_p_ - mu_q_) / sigma_q_) ** 2) - 0.5
+    terms = np.broadcast_to(terms, shape)
+    out = terms.sum(axis=-1) if diagonal else np.array(terms)
+    return float(out) if out.ndim == 0 else out
