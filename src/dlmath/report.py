@@ -48,9 +48,15 @@ def milestone_status(results: dict[int, dict[str, Any]]) -> list[dict[str, Any]]
         ran = [n for n in labs if n in results]
         checks = [c for n in ran for c in results[n]["checks"]]
         passed = len(ran) == len(labs) and all(results[n]["passed"] for n in ran)
-        evidence = f"{sum(c['passed'] for c in checks)}/{len(checks)} checks passed in lab " + (
-            ", ".join(str(n) for n in ran) if ran else "(not run)"
+        missing = [n for n in labs if n not in results]
+        evidence = (
+            f"{sum(c['passed'] for c in checks)}/{len(checks)} checks passed in lab "
+            + ", ".join(map(str, ran))
+            if ran
+            else ""
         )
+        if missing:
+            evidence += ("; " if ran else "") + "lab " + ", ".join(map(str, missing)) + " not run"
         rows.append({"milestone": line, "labs": list(labs), "passed": passed, "evidence": evidence})
     return rows
 
