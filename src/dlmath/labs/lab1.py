@@ -29,7 +29,7 @@ from dlmath.backprop.losses import cross_entropy_grad
 from dlmath.data import digits
 from dlmath.labs._contract import Check, LabContext, LabResult
 
-TITLE = "Lab 1.3.1: Manual backpropagation"
+TITLE = "Manual backpropagation"
 MILESTONES = ["Manual backprop implementation matches autograd within 1e-6"]
 
 MODULE_TOL = 1e-6  # the module's tolerance
