@@ -1,0 +1,386 @@
+"""Lab 1.3.2: optimizers from scratch, learning-rate schedules, convergence vs theory.
+
+SGD, momentum, Nesterov, Adam, AdamW, RMSprop and Adagrad (``dlmath.optim``) are checked
+against ``torch.optim`` over 500-step trajectories, then raced on 2-D test functions
+(trajectories over contours, convergence curves, a speed/stability table from a
+learning-rate sweep, an interactive slider plot), their schedules compared with
+``torch.optim.lr_scheduler``, gradient descent and heavy ball measured against the
+optimal rates of Goh (Distill 2017), and finally all of them train the Lab 1 MLP on digits.
+
+The helpers below are what the notebook calls too.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from dlmath import optim
+from dlmath.data import digits
+from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.optim import schedules as S
+from dlmath.viz import optim as oviz
+
+TITLE = "Optimizers from scratch: SGD, momentum, Adam; schedules; rates vs theory"
+MILESTONES = [
+    "Three optimizers (SGD, Momentum, Adam) implemented",
+    "Convergence comparison plot created",
+]
+
+#: label -> (class, hyperparameters other than lr): the optimizers raced in the lab
+SPECS: dict[str, tuple[type, dict[str, Any]]] = {
+    "SGD": (optim.SGD, {}),
+    "Momentum": (optim.SGD, {"momentum": 0.9}),
+    "Nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "Adam": (optim.Adam, {}),
+    "AdamW": (optim.AdamW, {"weight_decay": 1e-2}),
+    "RMSprop": (optim.RMSprop, {}),
+    "Adagrad": (optim.Adagrad, {}),
+}
+
+#: non-default settings checked against torch.optim (label, torch class name, hyper)
+TORCH_CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("SGD", "SGD", {"lr": 0.05, "weight_decay": 0.01}),
+    ("Momentum", "SGD", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1}),
+    ("Nesterov", "SGD", {"lr": 0.05, "momentum": 0.8, "nesterov": True}),
+    ("Adam", "Adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1}),
+    ("Adam (amsgrad)", "Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", "AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+    ("RMSprop", "RMSprop", {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True}),
+    ("Adagrad", "Adagrad", {"lr": 0.1, "lr_decay": 0.01, "initial_accumulator_value": 0.1}),
+]
+
+#: functions in the speed/stability table; tolerance on the distance to the minimum
+SWEEP_FUNCTIONS = ("rosenbrock", "beale", "himmelblau", "quadratic", "rastrigin")
+TOL = 1e-3
+
+
+def make(label: str, params: list[np.ndarray], lr: Any) -> optim.Optimizer:
+    """Build optimizer ``label`` of :data:`SPECS` on ``params`` with learning rate ``lr``."""
+    cls, hyper = SPECS[label]
+    return cls(params, lr=lr, **hyper)
+
+
+def torch_equality(steps: int = 500) -> list[dict[str, Any]]:
+    """Max relative difference to ``torch.optim`` over ``steps`` steps, per :data:`TORCH_CASES`."""
+    rows = []
+    for label, name, hyper in TORCH_CASES:
+        diff = optim.compare_with_torch(name, steps=steps, **hyper)
+        rows.append({"optimizer": label, "settings": str(hyper), "max_rel_diff": diff})
+    return rows
+
+
+def sweep(fn: optim.Function2D, lrs: np.ndarray, steps: int) -> dict[str, list[dict]]:
+    """Learning-rate sweep of every optimizer in :data:`SPECS` on ``fn`` (rows per lr)."""
+
+    def error(traj):
+        return fn.distance_to_minimum(traj.points)
+
+    return {
+        label: optim.lr_sweep(fn.f, fn.grad, fn.x0, partial(make, label), lrs, steps, error, TOL)
+        for label in SPECS
+    }
+
+
+def summarize(fn_name: str, sweeps: dict[str, list[dict]]) -> list[dict[str, Any]]:
+    """Per optimizer: best lr (fewest steps to TOL, else lowest final error), its steps,
+    and the largest stable lr of the sweep (speed and stability)."""
+    rows = []
+    for label, runs in sweeps.items():
+        stable = [r for r in runs if r["stable"]]
+        reached = [r for r in stable if r["steps_to_tol"] is not None]
+        if reached:
+            best = min(reached, key=lambda r: (r["steps_to_tol"], -r["lr"]))
+        elif stable:
+            best = min(stable, key=lambda r: r["final_error"])
+        else:
+            best = None
+        rows.append(
+            {
+                "function": fn_name,
+                "optimizer": label,
+                "best_lr": None if best is None else best["lr"],
+                "steps_to_tol": None if best is None else best["steps_to_tol"],
+                "final_error": None if best is None else best["final_error"],
+                "largest_stable_lr": max((r["lr"] for r in stable), default=None),
+            }
+        )
+    return rows
+
+
+def best_trajectories(fn: optim.Function2D, summary: list[dict], steps: int) -> dict:
+    """Each optimizer's trajectory on ``fn`` at its best swept lr."""
+    out = {}
+    for row in summary:
+        if row["best_lr"] is not None:
+            maker = partial(make, row["optimizer"], lr=row["best_lr"])
+            out[row["optimizer"]] = optim.minimize(fn.f, fn.grad, fn.x0, maker, steps)
+    return out
+
+
+def example_schedules(n: int = 100, base_lr: float = 0.1) -> dict[str, S.Schedule]:
+    """One of each schedule over ``n`` steps (the lab's schedule figure)."""
+    warm = max(n // 10, 1)
+    return {
+        "StepLR(step_size=n/4, gamma=0.5)": S.StepLR(base_lr, max(n // 4, 1), 0.5),
+        "ExponentialLR(gamma=0.97)": S.ExponentialLR(base_lr, 0.97),
+        "CosineAnnealingLR(T_max=n)": S.CosineAnnealingLR(base_lr, n, eta_min=1e-3),
+        "LinearLR warmup": S.LinearLR(base_lr, 0.1, 1.0, warm),
+        "OneCycleLR": S.OneCycleLR(base_lr, total_steps=n),
+        "CosineAnnealingWarmRestarts(T_0=n/8, T_mult=2)": S.CosineAnnealingWarmRestarts(
+            base_lr, max(n // 8, 1), 2, 1e-3
+        ),
+        "SequentialLR: warmup then cosine": S.SequentialLR(
+            [S.LinearLR(base_lr, 0.1, 1.0, warm), S.CosineAnnealingLR(base_lr, n - warm)],
+            [warm],
+        ),
+    }
+
+
+#: learning rates per optimizer for the MLP (typical values for each rule)
+MLP_LRS = {
+    "SGD": 0.1,
+    "Momentum": 0.02,
+    "Nesterov": 0.02,
+    "Adam": 2e-3,
+    "AdamW": 2e-3,
+    "RMSprop": 1e-3,
+    "Adagrad": 0.05,
+}
+
+
+def train_digits(
+    epochs: int, *, batch_size: int = 64, hidden: int = 32, seed: int = 0
+) -> tuple[dict[str, dict[str, list[float]]], str]:
+    """Train the Lab 1 MLP (64-hidden-10, tanh) on digits with every optimizer.
+
+    Same initialization and minibatch order for all; returns per optimizer the training
+    loss (mean over the epoch's batches, epoch 0 = before training) and test accuracy,
+    plus the name of the model used (``dlmath.backprop.MLP``, or the torch fallback).
+    """
+    data = digits(seed=seed)
+    histories = {}
+    for label in SPECS:
+        model = _DigitsModel(data.n_features, hidden, data.n_classes, seed)
+        opt = make(label, model.params, MLP_LRS[label])
+        rng = np.random.default_rng(seed)
+        h = {"train_loss": [model.loss(data.X_train, data.y_train)],
+             "test_accuracy": [model.accuracy(data.X_test, data.y_test)]}  # fmt: skip
+        for _ in range(epochs):
+            order = rng.permutation(len(data.X_train))
+            losses = []
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                loss, grads = model.loss_and_grads(data.X_train[idx], data.y_train[idx])
+                opt.step(grads)
+                losses.append(loss)
+            h["train_loss"].append(float(np.mean(losses)))
+            h["test_accuracy"].append(model.accuracy(data.X_test, data.y_test))
+        histories[label] = h
+    return histories, model.kind
+
+
+class _DigitsModel:
+    """The Lab 1 MLP when ``dlmath.backprop`` is available, else a torch twin whose
+    parameters are trained through NumPy views (``p.detach().numpy()``)."""
+
+    def __init__(self, d_in: int, hidden: int, d_out: int, seed: int) -> None:
+        try:
+            from dlmath.backprop import MLP
+
+            self.mlp = MLP(
+                [d_in, hidden, d_out], activation="tanh", loss="cross_entropy", seed=seed
+            )
+            self.params = self.mlp.params  # a dict; the optimizer updates these in place
+            self.kind = "dlmath.backprop.MLP"
+        except ImportError:  # Lab 1 not installed: same network in torch, autograd grads
+            from dlmath.nets import torch_mlp
+
+            self.mlp = None
+            self.net = torch_mlp([d_in, hidden, d_out], "tanh", seed=seed, dtype=_torch().float64)
+            self.params = [p.detach().numpy() for p in self.net.parameters()]
+            self.kind = "dlmath.nets.torch_mlp (autograd)"
+
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+        if self.mlp is not None:
+            return self.mlp.loss_and_grads(X, y)
+        torch = _torch()
+        self.net.zero_grad()
+        loss = torch.nn.functional.cross_entropy(self.net(torch.from_numpy(X)), torch.from_numpy(y))
+        loss.backward()
+        return float(loss), [p.grad.numpy() for p in self.net.parameters()]
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        if self.mlp is not None:
+            return self.mlp.loss_value(X, y)
+        return self.loss_and_grads(X, y)[0]
+
+    def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
+        if self.mlp is not None:
+            return self.mlp.accuracy(X, y)
+        torch = _torch()
+        with torch.no_grad():
+            return float((self.net(torch.from_numpy(X)).argmax(1).numpy() == y).mean())
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+# --- the lab ------------------------------------------------------------------------------
+def _torch_checks(ctx: LabContext, tables: dict) -> list[Check]:
+    steps = 100 if ctx.quick else 500
+    rows = torch_equality(steps=steps)
+    tables["equal to torch.optim"] = rows
+    three = max(r["max_rel_diff"] for r in rows if r["optimizer"] in ("SGD", "Momentum", "Adam"))
+    every = max(r["max_rel_diff"] for r in rows)
+    return [
+        Check.at_most(
+            "Three optimizers (SGD, Momentum, Adam) implemented and equal to torch.optim",
+            three,
+            1e-10,
+            detail=f"max rel diff of params over {steps} steps, float64",
+        ),
+        Check.at_most(
+            "Nesterov, AMSGrad, AdamW, RMSprop, Adagrad equal to torch.optim",
+            every,
+            1e-10,
+            detail="max rel diff, all 8 configurations",
+        ),
+    ]
+
+
+def _race(ctx: LabContext, tables: dict) -> list[Check]:
+    steps = 300 if ctx.quick else 2000
+    names = ("rosenbrock", "himmelblau", "quadratic") if ctx.quick else SWEEP_FUNCTIONS
+    lrs = np.logspace(-3.5, 0, 8) if ctx.quick else np.logspace(-4, 0.5, 19)
+    summary, panels, sweeps_by_fn = [], [], {}
+    for name in ctx.progress(names, "lr sweeps"):
+        fn = optim.FUNCTIONS[name]()
+        sweeps_by_fn[name] = sweep(fn, lrs, steps)
+        rows = summarize(name, sweeps_by_fn[name])
+        summary += rows
+        panels.append((fn, best_trajectories(fn, rows, steps)))
+    sad = optim.saddle()
+    escapes = {lab: optim.minimize(sad.f, sad.grad, sad.x0, partial(make, lab, lr=0.05), 60)
+               for lab in SPECS}  # fmt: skip
+    panels.append((sad, escapes))
+    tables["speed and stability (steps to |x - x*| <= 1e-3 at the best lr)"] = summary
+    ctx.save_figure(oviz.trajectory_grid(panels), "trajectories.png")
+    rosen, rosen_trajs = panels[0]
+    path = ctx.save_figure(oviz.plot_convergence(rosen, rosen_trajs), "convergence.png")
+    quad = next(p for p in panels if p[0].name.startswith("quadratic"))
+    ctx.save_figure(oviz.plot_convergence(*quad), "convergence_quadratic.png")
+    ctx.save_figure(oviz.plot_lr_sweep(sweeps_by_fn["rosenbrock"], "rosenbrock"), "lr_sweep.png")
+    short = {k: _head(t, 300) for k, t in rosen_trajs.items()}
+    ctx.save_html(oviz.trajectory_animation(rosen, short), "trajectories_interactive.html")
+    return [
+        Check.holds(
+            "Convergence comparison plot created",
+            path.exists() and path.stat().st_size > 0,
+            detail=f"{path.name}: loss gap and distance to minimum, {len(rosen_trajs)} optimizers",
+        ),
+    ]
+
+
+def _head(traj: optim.Trajectory, k: int) -> optim.Trajectory:
+    return optim.Trajectory(traj.points[: k + 1], traj.losses[: k + 1], traj.grad_norms[: k + 1],
+                            traj.status, traj.message)  # fmt: skip
+
+
+def _schedule_check(ctx: LabContext, tables: dict) -> list[Check]:
+    n = 100
+    scheds = example_schedules(n)
+    ctx.save_figure(oviz.plot_schedules(scheds, n), "schedules.png")
+    diffs = {
+        k: float(np.abs(s.values(n) - optim.torch_schedule_values(s, n)).max())
+        for k, s in scheds.items()
+    }
+    tables["schedules vs torch.optim.lr_scheduler"] = [
+        {"schedule": k, "max_abs_diff": v} for k, v in diffs.items()
+    ]
+    return [
+        Check.at_most(
+            "learning-rate schedules equal torch.optim.lr_scheduler",
+            max(diffs.values()),
+            1e-12,
+            detail=f"max |lr diff| over {n} steps, {len(scheds)} schedules",
+        )
+    ]
+
+
+def _rates(ctx: LabContext, tables: dict) -> list[Check]:
+    results = [optim.measure_rates(k) for k in ctx.progress((10, 100, 1000), "rates")]
+    ctx.save_figure(oviz.plot_rates(results), "rates_vs_theory.png")
+    tables["convergence rates vs theory"] = [
+        {
+            "kappa": r.kappa,
+            "GD theory": r.gd_theory,
+            "GD measured": r.gd_measured,
+            "heavy ball theory": r.hb_theory,
+            "heavy ball measured": r.hb_measured,
+            "max rel deviation": r.max_rel_deviation,
+        }
+        for r in results
+    ]
+    return [
+        Check.at_most(
+            "measured rates match theory (GD (k-1)/(k+1), heavy ball (sqrt k-1)/(sqrt k+1))",
+            max(r.max_rel_deviation for r in results),
+            0.02,
+            detail="max rel deviation, kappa in {10, 100, 1000}",
+        )
+    ]
+
+
+def _mlp(ctx: LabContext, tables: dict, notes: list[str]) -> list[Check]:
+    epochs = 5 if ctx.quick else 40
+    histories, kind = train_digits(epochs, seed=ctx.seed)
+    notes.append(f"MLP training used {kind}.")
+    ctx.save_figure(oviz.plot_loss_curves(histories), "mlp_loss_curves.png")
+    tables["MLP on digits"] = [
+        {"optimizer": k, "lr": MLP_LRS[k], "final train loss": h["train_loss"][-1],
+         "test accuracy": h["test_accuracy"][-1]}
+        for k, h in histories.items()
+    ]  # fmt: skip
+    best = max(h["test_accuracy"][-1] for h in histories.values())
+    decreased = all(h["train_loss"][-1] < h["train_loss"][0] for h in histories.values())
+    return [
+        Check.at_least(
+            "the optimizers train the Lab 1 MLP on digits",
+            best if decreased else 0.0,
+            0.9,
+            detail=f"best test accuracy, {epochs} epochs (all 7 losses decreased: {decreased})",
+        )
+    ]
+
+
+def run(ctx: LabContext) -> LabResult:
+    tables: dict[str, list[dict]] = {}
+    notes: list[str] = []
+    checks = _torch_checks(ctx, tables)
+    checks += _race(ctx, tables)
+    checks += _schedule_check(ctx, tables)
+    checks += _rates(ctx, tables)
+    checks += _mlp(ctx, tables, notes)
+    notes.append(
+        "Speed/stability: best lr = fewest steps to |x - x*| <= 1e-3 in a log-spaced sweep; "
+        "largest stable lr = largest swept lr that neither diverged nor ended farther away."
+    )
+    return ctx.result(2, TITLE, checks, tables=_finite(tables), notes=notes)
+
+
+def _finite(tables: dict) -> dict:
+    """JSON-safe tables: non-finite floats become None."""
+
+    def clean(v):
+        return None if isinstance(v, float) and not math.isfinite(v) else v
+
+    return {
+        k: [{c: clean(v) for c, v in row.items()} for row in rows] for k, rows in tables.items()
+    }
