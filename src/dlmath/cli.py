@@ -114,8 +114,13 @@ def _print_lab(data: dict) -> None:
     n_ok = sum(c["passed"] for c in data["checks"])
     print(
         f"  {n_ok}/{len(data['checks'])} checks passed in {data['seconds']:.1f} s; "
-        f"{len(data['figures'])} figures, {len(data['interactive'])} interactive plots"
+        f"{_count(len(data['figures']), 'figure')}, "
+        f"{_count(len(data['interactive']), 'interactive plot')}"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _print_checklist(out: Path) -> bool:
