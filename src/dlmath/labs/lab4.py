@@ -1,0 +1,610 @@
+"""Lab 1.3.4: SVD for LoRA intuition (with the linear algebra of module 1.3.1).
+
+1. A random n x n weight (n = 768; 256 in quick mode): full SVD, rank-r reconstructions
+   for r = 1, 4, 16, 64, 256, error vs rank on the Eckart-Young curve, singular values
+   against the quarter-circle law.
+2. The same for a matrix with a decaying spectrum (s_i = 1 / i) and for trained weights:
+   a digits MLP, and the update ``dW = W_finetuned - W_pretrained`` of fine-tuning it on
+   digits rotated by 30 degrees. The update is far lower-rank than W: LoRA's hypothesis
+   (Hu et al. 2021) is about dW, not W.
+3. LoRA memory at r in {1, 4, 8, 16, 64, 256} for 768 x 768 and for the q and v
+   projections of a 32-layer d = 4096 transformer; LoRA fine-tuning at several ranks.
+4. Module 1.3.1: PCA two ways vs scikit-learn, Xavier/He spectra and activation variance
+   through depth, einsum/reshape identities.
+
+The experiment pieces below are public so the notebook calls the same code.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage, stats
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+from dlmath.data import Split, digits
+from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.lowrank import (
+    LoRALinear,
+    RankSweep,
+    activation_variance,
+    analyze_model,
+    analyze_weights,
+    apply_lora,
+    count_parameters,
+    linear_weights,
+    lora_memory_table,
+    matrix_with_spectrum,
+    merge_lora,
+    pca,
+    quarter_circle_cdf,
+    randomized_svd,
+    rank_sweep,
+    reconstruct,
+    stable_rank,
+    tensor_identities,
+)
+from dlmath.nets import torch_mlp
+
+TITLE = "SVD, low rank and LoRA"
+MILESTONES = [
+    "SVD decomposition notebook with LoRA explanation",
+    "All concepts connected to neural network applications",
+]
+
+LAB_RANKS = (1, 4, 16, 64, 256)
+MEMORY_RANKS = (1, 4, 8, 16, 64, 256)
+#: the q and v projections of a 32-layer transformer with d = 4096 (LLaMA-7B-like)
+TRANSFORMER_SHAPES = [(4096, 4096)] * (32 * 2)
+ROTATION_DEGREES = 30.0
+
+
+# ----------------------------------------------------------------------------- matrices
+
+
+def random_matrix(n: int, seed: int = 0) -> np.ndarray:
+    """An n x n matrix with iid N(0, 1/n) entries (the scale of a LeCun/Xavier init)."""
+    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(n), size=(n, n))
+
+
+def decaying_spectrum(n: int) -> np.ndarray:
+    """``s_i = 1 / i``, i = 1..n: a power-law spectrum like many trained weights."""
+    return 1.0 / np.arange(1, n + 1)
+
+
+@dataclass
+class SVDStudy:
+    """Full SVD of one matrix with its exactness figures and rank-r reconstructions."""
+
+    W: np.ndarray
+    U: np.ndarray
+    S: np.ndarray
+    Vt: np.ndarray
+    decomposition_error: float  # ||W - U diag(S) Vt||_F / ||W||_F
+    orthogonality_error: float  # max(|U^T U - I|, |Vt Vt^T - I|)
+    sweep: RankSweep  # Eckart-Young errors from singular values, every rank
+    ranks: tuple[int, ...]
+    explicit: np.ndarray  # ||W - W_r||_F / ||W||_F formed explicitly at ``ranks``
+    reconstructions: dict[int, np.ndarray]
+
+    @property
+    def eckart_young_gap(self) -> float:
+        """max |error from singular values - explicit reconstruction error| over ``ranks``."""
+        at = np.asarray(self.ranks) - 1
+        return float(np.max(np.abs(self.sweep.frobenius[at] - self.explicit)))
+
+    def __repr__(self) -> str:
+        return (
+            f"SVDStudy(shape={self.W.shape}, decomposition_error={self.decomposition_error:.1e}, "
+            f"eckart_young_gap={self.eckart_young_gap:.1e})"
+        )
+
+
+def svd_study(W: np.ndarray, ranks=LAB_RANKS) -> SVDStudy:
+    """Full SVD of ``W``, exactness checks, and reconstructions at ``ranks`` (clipped to k)."""
+    U, S, Vt = np.linalg.svd(W, full_matrices=False)
+    norm = np.linalg.norm(W)
+    k = len(S)
+    ranks = tuple(r for r in ranks if r <= k)
+    eye = np.eye(k)
+    recon = {r: reconstruct(U[:, :r], S[:r], Vt[:r]) for r in ranks}
+    return SVDStudy(
+        W=W,
+        U=U,
+        S=S,
+        Vt=Vt,
+        decomposition_error=float(np.linalg.norm(W - reconstruct(U, S, Vt)) / norm),
+        orthogonality_error=float(max(np.abs(U.T @ U - eye).max(), np.abs(Vt @ Vt.T - eye).max())),
+        sweep=rank_sweep(W),
+        ranks=ranks,
+        explicit=np.array([np.linalg.norm(W - recon[r]) / norm for r in ranks]),
+        reconstructions=recon,
+    )
+
+
+def competitor_ratios(W: np.ndarray, r: int, seed: int = 0) -> dict[str, float]:
+    """Error of other rank-r approximations divided by the Eckart-Young optimum (all >= 1).
+
+    Competitors: a random rank-r column projection ``W Q Q^T``; the one-pass range finder
+    (randomized SVD without power iterations); the truncated SVD of a noisy copy of W.
+    """
+    rng = np.random.default_rng(seed)
+    norm = np.linalg.norm(W)
+    optimal = rank_sweep(W, [r]).frobenius[0]
+    Q, _ = np.linalg.qr(rng.standard_normal((W.shape[1], r)))
+    noisy = W + 0.1 * np.std(W) * rng.standard_normal(W.shape)
+    U, S, Vt = np.linalg.svd(noisy, full_matrices=False)
+    candidates = {
+        "random projection W Q Q^T": W @ Q @ Q.T,
+        "range finder, no power iteration": reconstruct(*randomized_svd(W, r, n_iter=0)),
+        "SVD of W + noise": reconstruct(U[:, :r], S[:r], Vt[:r]),
+    }
+    return {k: float(np.linalg.norm(W - A) / norm / optimal) for k, A in candidates.items()}
+
+
+# ----------------------------------------------------------------------------- digits
+
+
+def rotate_digits(X: np.ndarray, degrees: float = ROTATION_DEGREES) -> np.ndarray:
+    """The shifted task's inputs: each 8x8 (standardized) image rotated by ``degrees``.
+
+    Bilinear interpolation on the pixel grid, zero fill outside; rows stay (n, 64).
+    """
+    images = X.reshape(-1, 8, 8)
+    out = ndimage.rotate(images, degrees, axes=(1, 2), reshape=False, order=1, cval=0.0)
+    return out.reshape(len(X), 64).astype(X.dtype)
+
+
+@contextmanager
+def single_thread() -> Iterator[None]:
+    """Run torch and the BLAS/LAPACK libraries on one thread, then restore the settings.
+
+    The lab's matrices and MLPs are small. On a busy machine a threaded BLAS spins far
+    longer than the work takes (measured on a shared 2-core machine: 16 s with 2 torch
+    threads vs 0.6 s with 1 for the same training run; a 256x74 thin QR 560 ms vs 0.7 ms).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def train(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
+    """Full-batch Adam on cross-entropy over the trainable parameters; returns the last loss."""
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss = torch.tensor(float("nan"))
+    with single_thread():
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(Xt), yt)
+            loss.backward()
+            opt.step()
+    return float(loss.detach())
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    return float((model(torch.as_tensor(X)).argmax(dim=1).numpy() == y).mean())
+
+
+@dataclass
+class FineTuneStudy:
+    """A digits MLP pretrained on upright digits and fine-tuned on rotated ones."""
+
+    data: Split  # upright digits
+    shifted: Split  # the same digits rotated by ROTATION_DEGREES
+    pretrained: nn.Module
+    finetuned: nn.Module
+    acc_pretrained: float  # upright test accuracy after pretraining
+    acc_shifted_before: float  # rotated test accuracy before fine-tuning
+    acc_shifted_full: float  # rotated test accuracy after full fine-tuning
+    acc_upright_after: float  # upright accuracy after fine-tuning (forgetting)
+    W: dict[str, np.ndarray]  # pretrained weights
+    dW: dict[str, np.ndarray]  # finetuned - pretrained
+
+    def __repr__(self) -> str:
+        return (
+            f"FineTuneStudy(pretrained acc={self.acc_pretrained:.3f}, rotated before="
+            f"{self.acc_shifted_before:.3f}, after full fine-tuning={self.acc_shifted_full:.3f})"
+        )
+
+
+#: Lab 1's digits MLP
+MLP_SIZES = (64, 64, 64, 10)
+MLP_ACTIVATION = "tanh"
+
+
+def finetune_study(
+    pretrain_steps: int = 300, finetune_steps: int = 100, seed: int = 0
+) -> FineTuneStudy:
+    """Pretrain Lab 1's MLP (64 -> 64 -> 64 -> 10, tanh) with full-batch Adam (lr 1e-3) on
+    upright digits, fine-tune every weight on the rotated digits (lr 1e-3), take ``dW``.
+
+    The shifted task is a domain shift: the same ten classes seen through a camera rotated
+    by ``ROTATION_DEGREES``. The pretrained features still apply, so the network needs
+    an update of modest size, which is the regime LoRA is built for.
+    """
+    data = digits(seed=seed, dtype=np.float32)
+    shifted = Split(
+        rotate_digits(data.X_train), data.y_train, rotate_digits(data.X_test), data.y_test, 10
+    )
+    model = torch_mlp(list(MLP_SIZES), MLP_ACTIVATION, seed=seed)
+    train(model, data.X_train, data.y_train, pretrain_steps, lr=1e-3)
+    tuned = copy.deepcopy(model)
+    train(tuned, shifted.X_train, shifted.y_train, finetune_steps, lr=1e-3)
+    W, W_ft = linear_weights(model), linear_weights(tuned)
+    return FineTuneStudy(
+        data=data,
+        shifted=shifted,
+        pretrained=model,
+        finetuned=tuned,
+        acc_pretrained=accuracy(model, data.X_test, data.y_test),
+        acc_shifted_before=accuracy(model, shifted.X_test, shifted.y_test),
+        acc_shifted_full=accuracy(tuned, shifted.X_test, shifted.y_test),
+        acc_upright_after=accuracy(tuned, data.X_test, data.y_test),
+        W=W,
+        dW={name: W_ft[name] - W[name] for name in W},
+    )
+
+
+def lora_sweep(
+    study: FineTuneStudy, ranks=(1, 2, 4, 8), steps: int = 100, lr: float = 1e-2, seed: int = 0
+) -> tuple[list[dict[str, float]], nn.Module]:
+    """LoRA on every Linear layer of the pretrained MLP, one run per rank (alpha = 2 r).
+
+    Returns one row per rank (rank, trainable, percent of the model, accuracy) and the
+    adapted model of the last rank (for the merge check).
+    """
+    rows, adapted = [], None
+    total = count_parameters(study.pretrained).total
+    for r in ranks:
+        adapted, report = apply_lora(study.pretrained, r, alpha=2.0 * r, seed=seed)
+        train(adapted, study.shifted.X_train, study.shifted.y_train, steps, lr)
+        rows.append(
+            {
+                "rank": r,
+                "trainable": report.trainable,
+                "percent_of_model": round(100.0 * report.trainable / total, 3),
+                "accuracy": accuracy(adapted, study.shifted.X_test, study.shifted.y_test),
+            }
+        )
+    return rows, adapted
+
+
+# ----------------------------------------------------------------------------- the lab
+
+
+def _svd_checks(random: SVDStudy, decaying: SVDStudy, S_true: np.ndarray, n: int) -> list[Check]:
+    sigma = 1.0 / np.sqrt(n)  # entry std of random_matrix: scaled values x = s / (sigma sqrt n)
+    ks = stats.kstest(random.S / (sigma * np.sqrt(n)), quarter_circle_cdf).statistic
+    return [
+        Check.at_most(
+            "SVD decomposition",
+            max(random.decomposition_error, decaying.decomposition_error),
+            1e-12,
+            detail=f"||W - U S Vt||_F / ||W||_F ({n}x{n}, float64)",
+        ),
+        Check.at_most(
+            "SVD factors are orthonormal",
+            max(random.orthogonality_error, decaying.orthogonality_error),
+            1e-12,
+            detail="max |U^T U - I|, |V^T V - I|",
+        ),
+        Check.at_most(
+            "Eckart-Young: error from singular values equals reconstruction error",
+            max(random.eckart_young_gap, decaying.eckart_young_gap),
+            1e-12,
+            detail=f"max |diff| at r in {random.ranks}",
+        ),
+        Check.at_most(
+            "singular values of a random matrix follow the quarter-circle law",
+            ks,
+            0.05,
+            detail="Kolmogorov-Smirnov distance",
+        ),
+        Check.at_most(
+            "decaying spectrum recovered by the SVD",
+            float(np.max(np.abs(decaying.S - S_true) / S_true)),
+            1e-8,
+            detail="max relative |S - S_true|",
+        ),
+    ]
+
+
+def _trained_checks(study: FineTuneStudy, spec_W, spec_dW) -> tuple[list[Check], list[dict]]:
+    rows = []
+    for lw, ld in zip(spec_W.layers, spec_dW.layers, strict=True):
+        rows.append(
+            {
+                "layer": lw.name,
+                "shape": f"{lw.shape[0]}x{lw.shape[1]}",
+                "stable_rank_W": round(lw.stable_rank, 2),
+                "stable_rank_dW": round(ld.stable_rank, 2),
+                "energy@8_W": round(lw.energy_at[8], 3),
+                "energy@8_dW": round(ld.energy_at[8], 3),
+                "rank@0.9_W": lw.rank_for_target,
+                "rank@0.9_dW": ld.rank_for_target,
+                "|dW|/|W|": round(float(np.linalg.norm(study.dW[lw.name]) /
+                                        np.linalg.norm(study.W[lw.name])), 3),
+            }
+        )  # fmt: skip
+    # the output layer has only 10 rows, so W and dW both have rank <= 10 there: the
+    # hypothesis is tested on the hidden layers, where the rank could reach 64
+    hidden = [r for r in rows if min(study.W[r["layer"]].shape) > 10]
+    ratio = min(r["stable_rank_W"] / r["stable_rank_dW"] for r in hidden)
+    checks = [
+        Check.at_least(
+            "fine-tuning update dW is lower-rank than W (LoRA's hypothesis)",
+            ratio,
+            1.5,
+            detail="min over hidden layers of stable rank(W) / stable rank(dW)",
+        ),
+        Check.at_least(
+            "fine-tuning adapts the pretrained MLP to rotated digits",
+            study.acc_shifted_full - study.acc_shifted_before,
+            0.2,
+            detail=(
+                f"test accuracy {study.acc_shifted_before:.3f} -> {study.acc_shifted_full:.3f}, "
+                "gain"
+            ),
+        ),
+    ]
+    return checks, rows
+
+
+def _lora_checks(
+    study: FineTuneStudy, adapted: nn.Module, sweep_rows, n: int, memory_r8: dict, seed: int
+):
+    X = torch.as_tensor(study.shifted.X_test)
+    # starts identical: B = 0 makes the adapter's output exactly zero
+    fresh, _ = apply_lora(study.pretrained, 2, alpha=4.0, seed=seed)
+    with torch.no_grad():
+        start_gap = float((fresh(X) - study.pretrained(X)).abs().max())
+        logits = adapted(X)
+        merge_gap = float((merge_lora(adapted)(X) - logits).abs().max() / logits.abs().max())
+    W0 = study.pretrained[0].weight.detach()
+    pissa = LoRALinear(study.pretrained[0], 8, alpha=16.0, init="svd")
+    pissa_gap = float((pissa.merge().weight.detach() - W0).abs().max() / W0.abs().max())
+    # trainable numbers counted by torch on real 768x768 adapters vs r (d_in + d_out)
+    counted = {
+        r: count_parameters(LoRALinear(nn.Linear(n, n), r, alpha=float(r))).trainable
+        for r in MEMORY_RANKS
+        if r <= n
+    }
+    best = max(sweep_rows, key=lambda row: row["accuracy"])
+    small = [row for row in sweep_rows if row["rank"] <= 4]
+    best_small = max(small, key=lambda row: row["accuracy"])
+    return [
+        Check.at_most(
+            "LoRA starts identical",
+            start_gap,
+            0.0,
+            detail="max |f_LoRA(x) - f(x)| at initialization (B = 0)",
+        ),
+        Check.at_most(
+            "LoRA merge exact",
+            merge_gap,
+            1e-5,
+            detail="max |merged(x) - LoRA(x)| / max |LoRA(x)| after training (float32)",
+        ),
+        Check.at_most(
+            "SVD (PiSSA) initialization: merged weight equals the original",
+            pissa_gap,
+            1e-6,
+            detail="max |W_res + (alpha/r) B A - W| / max |W| (float32)",
+        ),
+        Check.holds(
+            "memory savings computed",
+            all(c == r * 2 * n for r, c in counted.items()),
+            detail=(
+                f"trainable counts of LoRALinear on nn.Linear({n}, {n}) equal r (d_in + d_out) "
+                f"for r in {sorted(counted)}; transformer q,v at r=8: "
+                f"{memory_r8['savings']:.2f}% saved"
+            ),
+        ),
+        Check.at_least(
+            "LoRA at rank <= 4 nearly matches full fine-tuning",
+            best_small["accuracy"] - study.acc_shifted_full,
+            -0.03,
+            detail=(
+                f"accuracy r={best_small['rank']} ({best_small['trainable']:,} params) minus full "
+                f"({count_parameters(study.pretrained).total:,} params); best LoRA "
+                f"r={best['rank']}: {best['accuracy']:.3f}"
+            ),
+        ),
+    ]
+
+
+def _linalg_checks(data: Split, quick: bool, seed: int) -> tuple[list[Check], dict]:
+    from sklearn.decomposition import PCA as SkPCA
+
+    k = 10
+    ref = SkPCA(n_components=k, svd_solver="full").fit(data.X_train.astype(np.float64))
+    gaps = []
+    for method in ("eig", "svd"):
+        p = pca(data.X_train.astype(np.float64), k, method=method)
+        signs = np.sign(np.sum(p.components_ * ref.components_, axis=1))
+        gaps.append(np.abs(p.components_ * signs[:, None] - ref.components_).max())
+        gaps.append(np.abs(p.explained_variance_ - ref.explained_variance_).max())
+    width, depth, n_samples, trials = (128, 30, 128, 3) if quick else (256, 50, 256, 8)
+    settings = {
+        "He, ReLU": ("he", "relu", 1.0),
+        "Xavier, tanh": ("xavier", "tanh", 1.0),
+        "Xavier, ReLU": ("xavier", "relu", 1.0),
+        "He x 1.5, ReLU": ("he", "relu", 1.5),
+    }
+    curves = {
+        label: activation_variance(
+            depth, width, s, a, gain=g, n_samples=n_samples, n_trials=trials, seed=seed
+        )
+        for label, (s, a, g) in settings.items()
+    }
+    # per-layer variance gain, geometric mean over the stack: (Var(z_L) / Var(z_0))^(1/L)
+    gain = {k: float((v[-1] / v[0]) ** (1.0 / depth)) for k, v in curves.items()}
+    identities = tensor_identities(seed)
+    checks = [
+        Check.at_most(
+            "PCA from scratch equals scikit-learn (up to sign)",
+            float(max(gaps)),
+            1e-10,
+            detail="max |diff| of components and variances, eig and SVD routes",
+        ),
+        Check.at_most(
+            "He initialization keeps activation variance through depth",
+            abs(gain["He, ReLU"] - 1.0),
+            0.05,
+            detail=(
+                f"|per-layer variance gain - 1| over {depth} ReLU layers of width {width} "
+                f"(Xavier+ReLU: {gain['Xavier, ReLU']:.3f}, He x 1.5: {gain['He x 1.5, ReLU']:.3f})"
+            ),
+        ),
+        Check.at_most(
+            "einsum / reshape / transpose identities hold",
+            max(i.max_abs_diff for i in identities),
+            1e-12,
+            detail=f"max |lhs - rhs| over {len(identities)} identities",
+        ),
+    ]
+    return checks, curves
+
+
+def run(ctx: LabContext) -> LabResult:
+    with single_thread():
+        return _run(ctx)
+
+
+def _run(ctx: LabContext) -> LabResult:
+    from dlmath.viz import lowrank as vz
+
+    n = 256 if ctx.quick else 768
+    seed = ctx.seed
+    checks: list[Check] = []
+    notes: list[str] = []
+
+    # 1-2. random and decaying-spectrum matrices
+    W_rand = random_matrix(n, seed)
+    S_true = decaying_spectrum(n)
+    W_dec = matrix_with_spectrum(S_true, n, n, seed=seed + 1)
+    rand, dec = (svd_study(W) for W in ctx.progress([W_rand, W_dec], "SVD"))
+    checks += _svd_checks(rand, dec, S_true, n)
+    ratios = competitor_ratios(W_rand, 16, seed)
+    checks.append(
+        Check.at_least(
+            "Eckart-Young: no other rank-16 approximation does better",
+            min(ratios.values()),
+            1.0,
+            detail="min error / optimal error over " + ", ".join(ratios),
+        )
+    )
+    U, S, Vt = randomized_svd(W_dec, 64, seed=seed)
+    rel = np.linalg.norm(W_dec - reconstruct(U, S, Vt)) / np.linalg.norm(W_dec)
+    checks.append(
+        Check.at_most(
+            "randomized SVD within 1% of the Eckart-Young optimum",
+            rel / dec.sweep.frobenius[63] - 1.0,
+            0.01,
+            detail="decaying matrix, r=64, error / optimal - 1",
+        )
+    )
+
+    # 3. trained weights and the fine-tuning update
+    # the digits MLP is small: quick and full mode train it the same way
+    ft = 100
+    study = finetune_study(300, ft, seed=seed)
+    spec_W = analyze_model(study.pretrained, ranks=(1, 4, 8, 16, 64))
+    spec_dW = analyze_weights(study.dW, ranks=(1, 4, 8, 16, 64))
+    trained_checks, spectra_rows = _trained_checks(study, spec_W, spec_dW)
+    checks += trained_checks
+    sweeps = {
+        f"random {n}x{n}": rand.sweep,
+        f"decaying s_i = 1/i, {n}x{n}": dec.sweep,
+    }
+    hidden = list(study.W)[1]  # the 64 x 64 hidden layer
+    sweeps[f"trained MLP W ({hidden})"] = rank_sweep(study.W[hidden])
+    sweeps[f"fine-tuning dW ({hidden})"] = rank_sweep(study.dW[hidden])
+    explicit = {
+        f"random {n}x{n}": (rand.ranks, rand.explicit),
+        f"decaying s_i = 1/i, {n}x{n}": (dec.ranks, dec.explicit),
+    }
+    ctx.save_figure(vz.error_vs_rank_figure(sweeps, explicit), "error_vs_rank.png")
+    ctx.save_figure(vz.quarter_circle_figure(rand.S, n, 1.0 / np.sqrt(n)), "quarter_circle.png")
+    ctx.save_figure(vz.reconstruction_figure(W_dec, dec.reconstructions), "reconstructions.png")
+    spectra = {}
+    for name in study.W:
+        spectra[f"W {name} {study.W[name].shape}"] = spec_W[name].S
+        spectra[f"dW {name}"] = spec_dW[name].S
+    ctx.save_figure(
+        vz.spectra_figure(spectra, title="Pretrained weights W vs fine-tuning update dW"),
+        "trained_spectra.png",
+    )
+
+    # 4. LoRA: memory and fine-tuning
+    tables = {
+        f"{n}x{n}": lora_memory_table([(n, n)], [r for r in MEMORY_RANKS if r <= n]),
+        "d=4096, 32 layers, q and v": lora_memory_table(TRANSFORMER_SHAPES, MEMORY_RANKS),
+    }
+    ctx.save_figure(vz.memory_figure(tables), "memory.png")
+    sweep_rows, adapted = lora_sweep(study, (1, 2, 4, 8), steps=ft, seed=seed)
+    memory_r8 = tables["d=4096, 32 layers, q and v"].rows[MEMORY_RANKS.index(8)]
+    checks += _lora_checks(study, adapted, sweep_rows, n, memory_r8, seed)
+    ctx.save_figure(
+        vz.lora_sweep_figure(
+            sweep_rows, full_acc=study.acc_shifted_full, base_acc=study.acc_shifted_before
+        ),
+        "lora_sweep.png",
+    )
+
+    # 5. module 1.3.1: PCA, initialization, tensor identities
+    linalg_checks, curves = _linalg_checks(study.data, ctx.quick, seed)
+    checks += linalg_checks
+    ctx.save_figure(vz.variance_depth_figure(curves), "init_variance.png")
+
+    t = memory_r8
+    notes += [
+        f"Random {n}x{n}: stable rank {stable_rank(W_rand):.1f}; decaying: "
+        f"{stable_rank(W_dec):.2f}.",
+        f"Shifted task: digits rotated by {ROTATION_DEGREES:g} degrees. Pretrained accuracy "
+        f"{study.acc_pretrained:.3f} upright, {study.acc_shifted_before:.3f} rotated; full "
+        f"fine-tuning {study.acc_shifted_full:.3f} rotated (upright falls to "
+        f"{study.acc_upright_after:.3f}).",
+        f"Transformer q,v at r=8: {t['lora_params']:,} of {t['full_params']:,} numbers "
+        f"({t['savings']:.2f}% saved).",
+    ]
+    tables_out = {
+        "rank_sweep_random": _sweep_rows(rand),
+        "rank_sweep_decaying": _sweep_rows(dec),
+        "trained_spectra": spectra_rows,
+        "lora_sweep": sweep_rows,
+        **{f"memory {k}": _memory_rows(v) for k, v in tables.items()},
+    }
+    return ctx.result(4, TITLE, checks, tables=tables_out, notes=notes)
+
+
+def _sweep_rows(study: SVDStudy) -> list[dict]:
+    rows = []
+    for r, e in zip(study.ranks, study.explicit, strict=True):
+        row = study.sweep.rows()[r - 1]
+        rows.append(row | {"explicit": float(e)})
+    return rows
+
+
+def _memory_rows(table) -> list[dict]:
+    keep = ("rank", "lora_params", "full_params", "percent", "savings")
+    return [
+        {k: row[k] for k in keep}
+        | {
+            "lora_fp32_MiB": row["lora_fp32_bytes"] / 2**20,
+            "lora_fp16_MiB": row["lora_fp16_bytes"] / 2**20,
+        }
+        for row in table.rows
+    ]

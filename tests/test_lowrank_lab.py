@@ -1,0 +1,50 @@
+"""The experiment pieces of Lab 1.3.4 (dlmath.labs.lab4), on small sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from dlmath.labs import lab4
+
+
+def test_svd_study_against_scipy():
+    W = lab4.random_matrix(40, seed=1)
+    study = lab4.svd_study(W, ranks=(1, 4, 16, 64))
+    assert study.ranks == (1, 4, 16)  # ranks above min(shape) are dropped
+    S_ref = scipy.linalg.svdvals(W)
+    np.testing.assert_allclose(study.S, S_ref, rtol=1e-12)
+    for r, err in zip(study.ranks, study.explicit, strict=True):
+        expected = np.sqrt(np.sum(S_ref[r:] ** 2) / np.sum(S_ref**2))
+        assert err == pytest.approx(expected, rel=1e-10)
+    assert study.decomposition_error < 1e-13 and study.eckart_young_gap < 1e-13
+    assert "eckart_young_gap" in repr(study)
+
+
+def test_random_matrix_scale_and_determinism():
+    W = lab4.random_matrix(300, seed=2)
+    assert W.std() == pytest.approx(1 / np.sqrt(300), rel=0.01)
+    np.testing.assert_array_equal(W, lab4.random_matrix(300, seed=2))
+
+
+def test_competitors_never_beat_the_truncated_svd():
+    ratios = lab4.competitor_ratios(lab4.random_matrix(50, seed=3), 5, seed=4)
+    assert len(ratios) == 3
+    assert all(value >= 1.0 - 1e-12 for value in ratios.values())
+
+
+def test_rotate_digits_is_a_pixel_grid_rotation():
+    X = np.random.default_rng(0).standard_normal((3, 64)).astype(np.float32)
+    np.testing.assert_allclose(lab4.rotate_digits(X, 0.0), X, atol=1e-6)
+    quarter = lab4.rotate_digits(X, 90.0).reshape(3, 8, 8)
+    np.testing.assert_allclose(quarter, np.rot90(X.reshape(3, 8, 8), axes=(1, 2)), atol=1e-5)
+    assert lab4.rotate_digits(X).dtype == np.float32
+
+
+def test_single_thread_restores_the_torch_setting():
+    before = torch.get_num_threads()
+    with lab4.single_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
