@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from dlmath._checks import check_choice, check_int
+from dlmath.backprop.gradcheck import relative_error
 from dlmath.optim.optimizers import OPTIMIZERS
 from dlmath.optim.schedules import OneCycleLR, Schedule, SequentialLR
 
@@ -22,10 +23,8 @@ __all__ = ["compare_with_torch", "max_rel_diff", "pull_gradient", "torch_schedul
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray) -> float:
-    """``max|a - b| / max|b|``: the difference relative to the reference's scale."""
-    a, b = np.asarray(a), np.asarray(b)
-    scale = float(np.abs(b).max()) if b.size else 0.0
-    return float(np.abs(a - b).max() / scale) if scale > 0 else float(np.abs(a - b).max())
+    """``max|a - b| / max(|a|, |b|)``, that is :func:`dlmath.backprop.relative_error`."""
+    return relative_error(a, b)
 
 
 def pull_gradient(p: np.ndarray, t: int, index: int) -> np.ndarray:

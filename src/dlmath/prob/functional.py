@@ -1,8 +1,9 @@
 """Stable log-sum-exp, softmax and the closed-form KL divergence between Gaussians.
 
 All functions reduce over ``axis`` (the last one by default) and accept any batch shape in
-front of it. They subtract the row maximum before exponentiating, so logits of +-1e4 (or
-larger) give exact, finite results in float32 and float64.
+front of it. They check their input and call the kernels of :mod:`dlmath._numerics`, which
+subtract the maximum before exponentiating, so logits of +-1e4 give exact, finite results
+in float32 and float64.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dlmath import _numerics as _num
 from dlmath._checks import as_float_array, check_int, fail
 
 __all__ = ["logsumexp", "log_softmax", "softmax", "kl_gaussian"]
@@ -32,26 +34,19 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> np.ndarray:
     log(0). Matches ``scipy.special.logsumexp`` and ``torch.logsumexp``.
     """
     x, axis = _logits(x, "x", axis)
-    m = np.max(x, axis=axis, keepdims=True)
-    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-    return out if keepdims else np.squeeze(out, axis=axis)
+    return _num.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
 def log_softmax(x: Any, axis: int = -1) -> np.ndarray:
     r"""``log_softmax(x)_i = (x_i - m) - log sum_j exp(x_j - m)``, ``m = max x``; shape of ``x``."""
     x, axis = _logits(x, "x", axis)
-    # shift first: x - m is exact for nearby values, whereas x - logsumexp(x) would lose
-    # eps * |x| (1e-12 at |x| = 1e4) to the rounding of the large logsumexp
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return _num.log_softmax(x, axis=axis)
 
 
 def softmax(x: Any, axis: int = -1) -> np.ndarray:
-    r"""``softmax(x)_i = exp(x_i - logsumexp(x))``: non-negative, each row sums to 1.
-
-    Going through the log domain keeps it exact where ``exp(x)`` would overflow.
-    """
-    return np.exp(log_softmax(x, axis=axis))
+    r"""``softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m)``: non-negative, each row sums to 1."""
+    x, axis = _logits(x, "x", axis)
+    return _num.softmax(x, axis=axis)
 
 
 def kl_gaussian(
