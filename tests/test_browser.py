@@ -73,9 +73,11 @@ def test_report_renders_interactive_plots_without_console_errors(report: Path, t
                 " return g && g.data && g.data.length > 0 && g._fullLayout; }",
                 timeout=30_000,
             )
+            # _fullData holds the decoded arrays (numpy data arrives base64-encoded)
             n_points = frame.evaluate(
-                "() => document.querySelector('.js-plotly-plot').data"
-                ".map(t => (t.z || t.y || t.x || []).length).reduce((a, b) => a + b, 0)"
+                "() => { const n = a => (a && a.length) || 0;"
+                " return document.querySelector('.js-plotly-plot')._fullData"
+                ".reduce((s, t) => s + Math.max(n(t.z), n(t.y), n(t.x)), 0); }"
             )
             assert n_points > 0, f"iframe {i} has a plot without data"
             assert frame.locator(".main-svg").count() >= 1, f"iframe {i} drew no SVG"

@@ -126,6 +126,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def _cell(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if 1e-3 <= abs(v) < 1e5 or v == 0 else f"{v:.3e}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_cell(x) for x in v) + "]"
     return str(v)
 
 
