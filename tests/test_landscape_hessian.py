@@ -121,3 +121,13 @@ def test_hessian_bad_input(small):
         hessian_trace(torch.nn.Identity(), F.mse_loss, X, y)
     with pytest.raises(ValueError, match="'n_samples'"):
         hessian_trace(model, F.cross_entropy, X, y, n_samples=1)
+
+
+def test_hessian_eigs_reads_as_the_eigenvalue_array():
+    """DESIGN.md's `top = hessian_eigs(...)`: the result works as an array of eigenvalues."""
+    model = torch_mlp([3, 4, 2], "tanh", seed=0, dtype=torch.float64)
+    X = torch.randn(16, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 2
+    top = hessian_eigs(model, F.cross_entropy, X, y, k=2)
+    np.testing.assert_array_equal(np.asarray(top), top.eigenvalues)
+    assert len(top) == 2 and top[0] == top.eigenvalues[0] and list(top) == list(top.eigenvalues)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from torch import nn
 from torch.func import functional_call
 
 from dlmath._checks import check_choice, check_int, check_real
+from dlmath._results import ArrayResult
 from dlmath.landscape._params import (
     as_data,
     batch_slices,
@@ -108,12 +109,14 @@ class HessianOperator:
 
 
 @dataclass(frozen=True)
-class HessianEigs:
+class HessianEigs(ArrayResult):
     """Eigenvalues of the Hessian (order of ``which``), eigenvectors shaped like the parameters.
 
     ``residuals[i] = ||H u_i - lambda_i u_i||`` (unit ``u_i``); ``n_products`` Hessian-vector
     products were used; ``converged`` says every residual met ``tol * |lambda_i|``.
     """
+
+    _array_field: ClassVar[str] = "eigenvalues"
 
     eigenvalues: np.ndarray
     eigenvectors: list[list[torch.Tensor]] = field(repr=False)

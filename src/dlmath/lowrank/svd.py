@@ -13,13 +13,15 @@ so a whole error-vs-rank curve costs one SVD, never one reconstruction per rank.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import scipy.linalg
 
 from dlmath._checks import as_float_array, check_int, check_real, fail
+from dlmath._results import ArrayResult
 
 __all__ = [
     "RankSweep",
@@ -119,7 +121,7 @@ def effective_rank(W) -> float:
 
 
 @dataclass(frozen=True, repr=False)
-class RankSweep:
+class RankSweep(ArrayResult):
     """Errors of the best rank-r approximations, one entry per requested rank.
 
     Fields (arrays of the same length as ``ranks``):
@@ -133,23 +135,13 @@ class RankSweep:
     ``len``, iteration), so ``errs = rank_sweep(W, ranks)`` reads as DESIGN.md promises.
     """
 
+    _array_field: ClassVar[str] = "frobenius"
+
     ranks: np.ndarray
     frobenius: np.ndarray
     spectral: np.ndarray
     energy: np.ndarray
     S: np.ndarray
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        return np.array(self.frobenius, dtype=dtype, copy=True if copy is None else copy)
-
-    def __len__(self) -> int:
-        return len(self.frobenius)
-
-    def __getitem__(self, i):
-        return self.frobenius[i]
-
-    def __iter__(self) -> Iterator[float]:
-        return iter(self.frobenius)
 
     def rows(self) -> list[dict[str, float]]:
         """One dict per rank (for tables and JSON)."""
