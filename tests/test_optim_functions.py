@@ -59,6 +59,18 @@ def test_value_gradient_hessian_match_autograd(name):
         np.testing.assert_allclose(fn.hessian(x), H.numpy(), rtol=1e-11, atol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["rosenbrock", "beale", "himmelblau", "saddle"])
+def test_polynomial_f_takes_torch_tensors_and_autograd_matches_the_analytic_grad(name):
+    fn = FUNCTIONS[name]()
+    x = np.array([0.7, -1.3])
+    v = torch.tensor(x, requires_grad=True)
+    val = fn.f(v)
+    assert isinstance(val, torch.Tensor)
+    (g,) = torch.autograd.grad(val, v)
+    np.testing.assert_allclose(val.item(), fn.f(x), rtol=1e-14)
+    np.testing.assert_allclose(g.numpy(), fn.grad(x), rtol=1e-11, atol=1e-10)
+
+
 @pytest.mark.parametrize("name", list(FUNCTIONS))
 def test_known_minima_are_minima(name):
     fn = FUNCTIONS[name]()

@@ -37,7 +37,7 @@ from dlmath.landscape import (
     train_with_snapshots,
 )
 from dlmath.nets import torch_mlp
-from dlmath.optim import SGD, Adam
+from dlmath.optim import SGD, Adam, himmelblau, saddle
 
 TITLE = "Loss landscapes: slices, trajectories, critical points, sharpness"
 MILESTONES = [
@@ -46,11 +46,12 @@ MILESTONES = [
     "Identify local minima, saddle points, flat regions",
 ]
 
-#: 2-D test functions in torch form (Lab 2's are NumPy), for torch.func derivatives
+#: 2-D functions of a torch tensor, for torch.func derivatives: Lab 2's (their f takes
+#: tensors) and the monkey saddle, whose Hessian vanishes at its critical point.
 TORCH_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "himmelblau": lambda v: (v[0] ** 2 + v[1] - 11) ** 2 + (v[0] + v[1] ** 2 - 7) ** 2,
+    "himmelblau": himmelblau().f,
     "monkey saddle": lambda v: v[0] ** 3 - 3 * v[0] * v[1] ** 2,
-    "saddle": lambda v: v[0] ** 2 - v[1] ** 2,
+    "saddle": saddle().f,
 }
 
 
@@ -313,7 +314,6 @@ def _digits_landscapes(ctx, runs, Xtr, ytr, n_grid, checks, notes, tables):
 def _critical_points(ctx, sizes, checks, tables, moons_run, Xm, ym):
     from scipy.optimize import root
 
-    from dlmath.optim import himmelblau
     from dlmath.viz.landscape import plot_contour
 
     rows = []

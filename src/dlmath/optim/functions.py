@@ -1,7 +1,8 @@
 r"""Two-dimensional test functions with analytic gradients, Hessians and known minima.
 
 Every function takes ``x`` of shape ``(2, ...)`` (a point, or a grid ``np.stack([X, Y])``)
-and broadcasts: ``f(x)`` has shape ``(...)``, ``grad(x)`` ``(2, ...)`` and
+and broadcasts (the ``f`` of rosenbrock, beale, himmelblau and saddle also takes a torch
+tensor, for ``torch.func`` derivatives): ``f(x)`` has shape ``(...)``, ``grad(x)`` ``(2, ...)`` and
 ``hessian(x)`` ``(2, 2, ...)``. A :class:`Function2D` bundles them with the minima, a
 standard start ``x0`` and plot ``bounds``.
 """
@@ -72,8 +73,15 @@ class Function2D:
         )
 
 
+def _is_tensor(x) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "requires_grad")
+
+
 def _xy(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    x = np.asarray(x, dtype=float)
+    # A torch tensor passes through unconverted: rosenbrock, beale, himmelblau and saddle
+    # are plain arithmetic, so torch.func can differentiate the very same f.
+    if not _is_tensor(x):
+        x = np.asarray(x, dtype=float)
     if x.ndim == 0 or x.shape[0] != 2:
         raise fail("x", "an array of shape (2, ...)", x)
     return x[0], x[1]
