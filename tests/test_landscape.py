@@ -244,7 +244,8 @@ class Flaky(nn.Module):
         return self.net(x)
 
 
-def test_model_state_exactly_restored_on_return_and_on_raise(problem):
+@pytest.mark.parametrize("chunk_size", [1, 2])  # a private model copy / vmap
+def test_model_state_exactly_restored_on_return_and_on_raise(problem, chunk_size):
     _, X, y = problem
     model = Flaky()
     model.eval()
@@ -253,7 +254,9 @@ def test_model_state_exactly_restored_on_return_and_on_raise(problem):
     before = state(model)
     buffers = [b.clone() for b in model.buffers()]
     dirs = (random_direction(model, seed=1), random_direction(model, seed=2))
-    loss_surface(model, F.cross_entropy, X, y, dirs, [0.0, 1.0], [0.5], progress=False)
+    loss_surface(
+        model, F.cross_entropy, X, y, dirs, [0.0, 1.0], [0.5], chunk_size=chunk_size, progress=False
+    )
     assert_same_state(before, state(model))
     calls = []
 
@@ -272,7 +275,7 @@ def test_model_state_exactly_restored_on_return_and_on_raise(problem):
             dirs,
             np.linspace(-1, 1, 6),
             [0.0],
-            chunk_size=2,
+            chunk_size=chunk_size,
             batch_size=10,
             progress=False,
         )

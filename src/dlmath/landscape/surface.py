@@ -10,7 +10,9 @@ loss that averages over its batch, torch's default ``reduction="mean"``).
 Instead of writing weights into the model point by point, a chunk of C grid points is
 evaluated at once: the weights of the chunk are built as tensors of shape (C, *p.shape)
 and ``torch.func.vmap`` maps ``torch.func.functional_call`` over them, so the C forward
-passes become batched matrix products. The model itself is never written to: its
+passes become batched matrix products. (A forward pass big enough to keep the BLAS busy
+runs one point at a time instead, in a private copy of the model.) The model itself is
+never written to: its
 parameters, ``requires_grad`` flags, gradients, buffers and train/eval mode are the same
 after the call (and after an exception) as before. The model is evaluated in its current
 mode; call ``model.eval()`` first if it has dropout or batch norm.
@@ -18,6 +20,7 @@ mode; call ``model.eval()`` first if it has dropout or batch norm.
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -94,6 +97,44 @@ def _auto_chunk(model, loss_fn, names, theta, buffers, Xt, yt, rows, memory_mb) 
     return max(int(memory_mb * 2**20 // (per_point * theta[0].element_size())), 1)
 
 
+def _vmap_evaluator(model, loss_fn, names, theta, D, buffers):
+    """Many points per call: weights stacked as (chunk, *p.shape), ``vmap`` over them."""
+
+    def loss_at(weights: tuple[torch.Tensor, ...], xb: torch.Tensor, yb: torch.Tensor):
+        out = functional_call(model, {**dict(zip(names, weights, strict=True)), **buffers}, (xb,))
+        return loss_fn(out, yb)
+
+    vmapped = vmap(loss_at, in_dims=(0, None, None))
+
+    def prepare(c: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # weights of the chunk: theta + c @ D, shape (chunk, *p.shape) per parameter
+        return tuple(t + torch.tensordot(c, d, dims=1) for t, d in zip(theta, D, strict=True))
+
+    return prepare, vmapped
+
+
+def _one_point_evaluator(model, loss_fn, names, theta, D):
+    """One point per call, its weights written into a private copy of the model.
+
+    For big forward passes this is the cheapest evaluation (no re-parametrization per
+    call, no stacked weights); the caller's model is never written to.
+    """
+    work = copy.deepcopy(model)
+    slots = [dict(work.named_parameters())[name] for name in names]
+
+    def prepare(c: torch.Tensor) -> None:
+        for p, t, d in zip(slots, theta, D, strict=True):
+            p.copy_(t)
+            for i in range(d.shape[0]):
+                p.add_(d[i], alpha=float(c[0, i]))
+
+    def run(_: None, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        loss = loss_fn(work(xb), yb)
+        return loss.reshape(1) if loss.dim() == 0 else loss  # else the caller's shape check fails
+
+    return prepare, run
+
+
 def _evaluate(
     model: nn.Module,
     loss_fn: Callable,
@@ -132,17 +173,10 @@ def _evaluate(
         chunk_size = _auto_chunk(model, loss_fn, names, theta, buffers, Xt, yt, rows, memory_mb)
     chunk = min(check_int(chunk_size, "chunk_size", low=1), n_points)
 
-    def loss_at(weights: tuple[torch.Tensor, ...], xb: torch.Tensor, yb: torch.Tensor):
-        out = functional_call(model, {**dict(zip(names, weights, strict=True)), **buffers}, (xb,))
-        return loss_fn(out, yb)
-
-    vmapped = vmap(loss_at, in_dims=(0, None, None))
-
-    def batched(weights, xb, yb):
-        if weights[0].shape[0] == 1:  # one point: a plain call, without vmap's batching rules
-            return loss_at(tuple(w[0] for w in weights), xb, yb).reshape(1)
-        return vmapped(weights, xb, yb)
-
+    if chunk == 1:
+        prepare, run = _one_point_evaluator(model, loss_fn, names, theta, D)
+    else:
+        prepare, run = _vmap_evaluator(model, loss_fn, names, theta, D, buffers)
     slices = list(batch_slices(n_rows, batch_size))
     Z = np.empty(n_points, dtype=np.float64)
     starts = range(0, n_points, chunk)
@@ -150,13 +184,10 @@ def _evaluate(
     with torch.no_grad():
         for start in bar:
             c = C[start : start + chunk]  # (chunk, k)
-            # weights of the chunk: theta + c @ D, shape (chunk, *p.shape) per parameter
-            weights = tuple(
-                t + torch.tensordot(c, d, dims=1) for t, d in zip(theta, D, strict=True)
-            )
+            weights = prepare(c)
             total = torch.zeros(c.shape[0], dtype=torch.float64, device=like.device)
             for sl in slices:
-                losses = batched(weights, Xt[sl], yt[sl])
+                losses = run(weights, Xt[sl], yt[sl])
                 if losses.shape != (c.shape[0],):
                     raise fail(
                         "loss_fn",
