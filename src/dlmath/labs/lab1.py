@@ -13,6 +13,8 @@ Steps (the module's instructions, then the checks that prove them):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from dlmath.backprop import (
@@ -26,7 +28,7 @@ from dlmath.backprop import (
     train,
 )
 from dlmath.backprop.losses import cross_entropy_grad
-from dlmath.data import digits
+from dlmath.data import Split, digits
 from dlmath.labs._contract import Check, LabContext, LabResult
 
 TITLE = "Manual backpropagation"
@@ -75,19 +77,42 @@ def _autograd_agreement(data, sizes, seed):
     return summary, main
 
 
-def run(ctx: LabContext) -> LabResult:
-    from dlmath.viz.backprop import draw_graph, plot_agreement, plot_table, plot_training_curves
+class _Section(NamedTuple):
+    """What one experiment adds to the result; its figures are recorded by ``ctx``."""
 
+    checks: list[Check]
+    tables: dict[str, list[dict]]
+    notes: tuple[str, ...] = ()
+
+
+def run(ctx: LabContext) -> LabResult:
+    """The lab's experiments in the order of the module docstring, as one result."""
     data = digits(seed=ctx.seed)
     sizes = [data.n_features, 64, 64, data.n_classes]
-    checks: list[Check] = []
-    tables: dict[str, list[dict]] = {}
+    # One network for both: the one whose gradients pass the numerical check is the one trained.
+    mlp = MLP(sizes, activation="tanh", loss="cross_entropy", seed=ctx.seed)
+    sections = [
+        _autograd_agreement_section(ctx, data, sizes),
+        _gradient_check_section(ctx, data, mlp),
+        _jacobian_hessian_section(ctx),
+        _scalar_autograd_section(ctx),
+        _softmax_stability_section(),
+        _training_section(ctx, data, mlp),
+    ]
+    checks = [c for s in sections for c in s.checks]
+    tables = {name: rows for s in sections for name, rows in s.tables.items()}
+    notes = [n for s in sections for n in s.notes]
+    return ctx.result(1, TITLE, checks, tables=tables, notes=notes)
 
-    # 1. manual backprop vs autograd, every activation and loss, both precisions
+
+def _autograd_agreement_section(ctx: LabContext, data: Split, sizes: list[int]) -> _Section:
+    """Manual backprop vs torch autograd for every activation and loss, float64 and float32."""
+    from dlmath.viz.backprop import plot_agreement, plot_table
+
     summary, (c64, c32) = _autograd_agreement(data, sizes, ctx.seed)
     worst64 = max(r["float64 max |diff|"] for r in summary)
     worst32 = max(r["float32 max |diff|"] for r in summary)
-    checks += [
+    checks = [
         Check.at_most(
             "manual backprop matches autograd (float64)",
             worst64,
@@ -117,8 +142,6 @@ def run(ctx: LabContext) -> LabResult:
         }
         for a, b in zip(c64.rows, c32.rows, strict=True)
     ]
-    tables["autograd agreement, MLP 64-64-64-10 tanh / cross-entropy"] = per_param
-    tables["autograd agreement, every activation and loss"] = summary
     ctx.save_figure(
         plot_agreement(
             {
@@ -139,52 +162,60 @@ def run(ctx: LabContext) -> LabResult:
         ),
         "autograd_table.png",
     )
+    tables = {
+        "autograd agreement, MLP 64-64-64-10 tanh / cross-entropy": per_param,
+        "autograd agreement, every activation and loss": summary,
+    }
+    return _Section(checks, tables)
 
-    # 2. numerical gradient check of the whole network (central differences, float64)
-    mlp = MLP(sizes, activation="tanh", loss="cross_entropy", seed=ctx.seed)
+
+def _gradient_check_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
+    """Central differences (float64) against the manual backward, every parameter."""
     n_check = 8 if ctx.quick else 32
     gc = gradient_check(mlp, data.X_train[:n_check], data.y_train[:n_check])
-    checks.append(
-        Check.at_most(
-            "numerical gradient check",
-            gc.max_rel,
-            MODULE_TOL,
-            detail=f"max relative error, all {mlp.n_params:,} parameters",
-        )
+    check = Check.at_most(
+        "numerical gradient check",
+        gc.max_rel,
+        MODULE_TOL,
+        detail=f"max relative error, all {mlp.n_params:,} parameters",
     )
-    tables["numerical gradient check (central differences, eps 1e-5)"] = [
-        {**r, "shape": str(r["shape"])} for r in gc.rows
-    ]
+    rows = [{**r, "shape": str(r["shape"])} for r in gc.rows]
+    return _Section([check], {"numerical gradient check (central differences, eps 1e-5)": rows})
 
-    # 3. Jacobians of every layer and a small network's Hessian vs torch.func
+
+def _jacobian_hessian_section(ctx: LabContext) -> _Section:
+    """Every layer's analytic Jacobian and a small network's Hessian against torch.func."""
+    from dlmath.viz.backprop import plot_table
+
     jac = jacobian_checks(seed=ctx.seed)
-    checks.append(
-        Check.at_most(
-            "Jacobians and Hessian match torch.func",
-            max(r["max_abs_diff"] for r in jac),
-            1e-10,
-            detail="max |diff|",
-        )
+    check = Check.at_most(
+        "Jacobians and Hessian match torch.func",
+        max(r["max_abs_diff"] for r in jac),
+        1e-10,
+        detail="max |diff|",
     )
-    tables["Jacobians and Hessian vs torch.func"] = [{**r, "shape": str(r["shape"])} for r in jac]
+    rows = [{**r, "shape": str(r["shape"])} for r in jac]
     ctx.save_figure(
         plot_table(
-            tables["Jacobians and Hessian vs torch.func"],
+            rows,
             ["quantity", "shape", "max_abs_diff", "reference"],
             title="Analytic Jacobians and Hessian vs torch.func (float64)",
         ),
         "jacobian_hessian_checks.png",
     )
+    return _Section([check], {"Jacobians and Hessian vs torch.func": rows})
 
-    # 4. scalar autograd: the recorded graph, its gradients against torch
+
+def _scalar_autograd_section(ctx: LabContext) -> _Section:
+    """The scalar engine on :func:`neuron_loss`: value and gradients vs torch, and its graph."""
+    from dlmath.viz.backprop import draw_graph
+
     scalar = compare_scalar_autograd(neuron_loss, NEURON_INPUTS)
-    checks.append(
-        Check.at_most(
-            "scalar autograd matches torch",
-            scalar["max_diff"],
-            FLOAT64_TOL,
-            detail="max |diff| of value and 6 gradients",
-        )
+    check = Check.at_most(
+        "scalar autograd matches torch",
+        scalar["max_diff"],
+        FLOAT64_TOL,
+        detail="max |diff| of value and 6 gradients",
     )
     ctx.save_figure(
         draw_graph(
@@ -192,11 +223,15 @@ def run(ctx: LabContext) -> LabResult:
         ),
         "computational_graph.png",
     )
+    return _Section([check], {})
 
-    # 5. stable softmax cross-entropy at extreme logits, against torch
+
+def _softmax_stability_section() -> _Section:
+    """Softmax cross-entropy and its gradient at logits of +-1e4, against torch."""
     import torch
     import torch.nn.functional as F
 
+    # exp(1e4) overflows float64: only a max-shifted softmax survives the first two rows.
     Z = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3], [3.0, 1.0, -2.0]])
     labels = np.array([1, 1, 0])
     loss, dZ = cross_entropy_grad(Z, labels)
@@ -209,15 +244,18 @@ def run(ctx: LabContext) -> LabResult:
         and abs(loss - t_loss.item()) <= 1e-12 * abs(t_loss.item())
         and np.abs(dZ - Zt.grad.numpy()).max() <= 1e-15
     )
-    checks.append(
-        Check.holds(
-            "softmax cross-entropy stable at logits of +-1e4",
-            stable,
-            detail=f"loss {loss:.6g} = torch {t_loss.item():.6g}, grads finite",
-        )
+    check = Check.holds(
+        "softmax cross-entropy stable at logits of +-1e4",
+        stable,
+        detail=f"loss {loss:.6g} = torch {t_loss.item():.6g}, grads finite",
     )
+    return _Section([check], {})
 
-    # 6. train the 3-layer MLP with the manual backward
+
+def _training_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
+    """Minibatch SGD on digits with the manual backward, to the held-out accuracy target."""
+    from dlmath.viz.backprop import plot_training_curves
+
     epochs = 8 if ctx.quick else 40
     history = train(
         mlp,
@@ -231,16 +269,15 @@ def run(ctx: LabContext) -> LabResult:
         y_test=data.y_test,
         progress=ctx.progress,
     )
-    checks.append(
-        Check.at_least(
-            "held-out accuracy on digits",
-            history.test_acc[-1],
-            TARGET_ACCURACY,
-            detail=f"after {epochs} epochs of SGD",
-        )
+    check = Check.at_least(
+        "held-out accuracy on digits",
+        history.test_acc[-1],
+        TARGET_ACCURACY,
+        detail=f"after {epochs} epochs of SGD",
     )
+    # Trained weights are far from the initialization the agreement section checked.
     after = compare_with_autograd(mlp, data.X_test[:64], data.y_test[:64])
-    tables["training (minibatch SGD, lr 0.1, batch 32)"] = [
+    rows = [
         {
             "epoch": e + 1,
             "train loss": history.train_loss[e],
@@ -259,9 +296,9 @@ def run(ctx: LabContext) -> LabResult:
         ),
         "training_curves.png",
     )
-    notes = [
+    notes = (
         f"Network: {mlp!r}; data: {data!r}.",
         f"After training the gradients still match autograd: max |diff| {after.max_abs:.1e}.",
         "Gradient checks use float64; float32 agreement is measured on the same networks.",
-    ]
-    return ctx.result(1, TITLE, checks, tables=tables, notes=notes)
+    )
+    return _Section([check], {"training (minibatch SGD, lr 0.1, batch 32)": rows}, notes)
