@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlmath.data import digits, two_moons
+from dlmath.data import Split, digits, two_moons
 from dlmath.labs._contract import Check, LabContext, LabResult
 from dlmath.landscape import (
     Trajectory,
@@ -53,6 +53,18 @@ TORCH_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "monkey saddle": lambda v: v[0] ** 3 - 3 * v[0] * v[1] ** 2,
     "saddle": saddle().f,
 }
+
+#: the static and interactive files the first milestone asks for
+_LANDSCAPE_FILES = frozenset(
+    {
+        "digits_pca_contour.png",
+        "digits_pca_surface3d.png",
+        "digits_pca_surface.html",
+        "digits_random_slice.png",
+        "digits_random_slice.html",
+    }
+)
+_SLICE_LABELS = {"xlabel": "alpha (filter-normalized d1)", "ylabel": "beta (filter-normalized d2)"}
 
 
 @dataclass
@@ -102,6 +114,7 @@ def train_runs(
 
 
 def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
+    """Fraction of rows of ``X`` whose arg-max logit is the label."""
     with torch.no_grad():
         return float((model(torch.as_tensor(X)).argmax(1).numpy() == y).mean())
 
@@ -126,314 +139,23 @@ def model_state(model: nn.Module) -> tuple:
 
 
 def same_state(a: tuple, b: tuple) -> bool:
+    """Whether two :func:`model_state` snapshots are identical."""
     return all(torch.equal(x, y) for x, y in zip(a[0], b[0], strict=True)) and a[1:] == b[1:]
+
+
+def _write_weights(model: nn.Module, weights) -> None:
+    """Overwrite ``model``'s parameters, in order, with arrays or tensors of their shapes."""
+    torch.nn.utils.vector_to_parameters(
+        torch.cat([torch.as_tensor(w).reshape(-1) for w in weights]), model.parameters()
+    )
 
 
 def pointwise_loss(model: nn.Module, X, y, theta: list[torch.Tensor]) -> float:
     """Reference: write the weights into a copy of the model and evaluate (the slow way)."""
     clone = copy.deepcopy(model)
-    torch.nn.utils.vector_to_parameters(
-        torch.cat([t.reshape(-1) for t in theta]), clone.parameters()
-    )
+    _write_weights(clone, theta)
     with torch.no_grad():
         return float(F.cross_entropy(clone(torch.as_tensor(X)), torch.as_tensor(y)))
-
-
-def _digits_landscapes(ctx, runs, Xtr, ytr, n_grid, checks, notes, tables):
-    from dlmath.viz.landscape import plot_contour, plot_lines, plot_surface3d, plotly_surface
-
-    adam, sgd = runs["Adam"], runs["SGD"]
-    before = model_state(adam.model)
-    # PCA plane of the Adam trajectory, centred at its final weights
-    pca = pca_directions(adam.trajectory.snapshots)
-    a, b = plane_grid(pca.trajectory, n_grid)
-    Z = loss_surface(
-        adam.model, F.cross_entropy, Xtr, ytr, pca.directions, a, b, progress=ctx.show_progress
-    )
-    on_plane = loss_points(
-        adam.model, F.cross_entropy, Xtr, ytr, pca.directions, pca.trajectory, progress=False
-    )
-    r1, r2 = pca.explained_variance_ratio
-    labels = {
-        "xlabel": f"PC1 ({100 * r1:.1f}% of variance)",
-        "ylabel": f"PC2 ({100 * r2:.1f}% of variance)",
-    }
-    ctx.save_figure(
-        plot_contour(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            trajectories={"Adam": pca.trajectory},
-            title="Digits MLP: loss over the PCA plane of Adam's path",
-            **labels,
-        ),
-        "digits_pca_contour.png",
-    )
-    ctx.save_figure(
-        plot_surface3d(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            title="Digits MLP: PCA-plane surface",
-            xlabel="PC1",
-            ylabel="PC2",
-        ),
-        "digits_pca_surface3d.png",
-    )
-    ctx.save_html(
-        plotly_surface(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            trajectories={"Adam (projected)": (pca.trajectory, on_plane)},
-            title="Digits MLP: loss over the PCA plane of Adam's path (drag to rotate)",
-            xlabel="PC1",
-            ylabel="PC2",
-        ),
-        "digits_pca_surface.html",
-    )
-    checks.append(
-        Check.at_least(
-            "PCA plane captures the trajectory",
-            r1 + r2,
-            0.5,
-            detail="explained variance ratio of 2 components",
-        )
-    )
-    notes.append(
-        f"Adam's path: the top 2 PCA directions explain {100 * (r1 + r2):.1f}% of "
-        "its variance; the path is drawn projected on that plane."
-    )
-
-    # random filter-normalized slice around the SGD solution
-    d1 = random_direction(sgd.model, seed=ctx.seed + 1, normalization="filter")
-    d2 = random_direction(sgd.model, seed=ctx.seed + 2, normalization="filter")
-    s = np.linspace(-1.0, 1.0, n_grid)
-    Zr = loss_surface(
-        sgd.model, F.cross_entropy, Xtr, ytr, (d1, d2), s, s, progress=ctx.show_progress
-    )
-    ctx.save_figure(
-        plot_contour(
-            s,
-            s,
-            Zr,
-            log_scale=True,
-            title="Digits MLP (SGD): random filter-normalized slice",
-            xlabel="alpha (filter-normalized d1)",
-            ylabel="beta (filter-normalized d2)",
-        ),
-        "digits_random_slice.png",
-    )
-    ctx.save_html(
-        plotly_surface(
-            s,
-            s,
-            Zr,
-            log_scale=True,
-            title="Digits MLP (SGD): random filter-normalized slice (drag to rotate)",
-        ),
-        "digits_random_slice.html",
-    )
-    # the vmapped surface against writing weights into a model, point by point
-    rng = np.random.default_rng(ctx.seed)
-    picks = rng.integers(0, n_grid, size=(4, 2))
-    theta = [p.detach() for p in sgd.model.parameters()]
-    diffs = [
-        abs(
-            Zr[i, j]
-            - pointwise_loss(
-                sgd.model,
-                Xtr,
-                ytr,
-                [t + s[i] * u + s[j] * v for t, u, v in zip(theta, d1, d2, strict=True)],
-            )
-        )
-        for i, j in picks
-    ]
-    checks.append(
-        Check.at_most(
-            "loss_surface matches point-by-point evaluation",
-            max(diffs),
-            1e-10,
-            detail="max |diff| at 4 grid points",
-        )
-    )
-
-    # 1-D interpolation from initialization to solution
-    alphas = np.linspace(-0.25, 1.25, 6 * (n_grid // 3) + 1)  # 0 and 1 on the grid
-    curves = {
-        name: loss_interpolation(
-            run.model, F.cross_entropy, Xtr, ytr, run.init, run.model, alphas, progress=False
-        )
-        for name, run in runs.items()
-    }
-    ends = [
-        abs(curves[n][i] - pointwise_loss(r.model, Xtr, ytr, w))
-        for n, r in runs.items()
-        for i, w in (
-            (np.argmin(abs(alphas)), [torch.as_tensor(x) for x in r.init]),
-            (np.argmin(abs(alphas - 1)), list(r.model.parameters())),
-        )
-    ]
-    ctx.save_figure(
-        plot_lines(
-            alphas,
-            curves,
-            log_scale=True,
-            xlabel="alpha: theta = (1 - alpha) theta_init + alpha theta_final",
-            title="Digits MLP: loss from initialization to solution",
-            markers={"init": 0.0, "solution": 1.0},
-        ),
-        "digits_interpolation.png",
-    )
-    checks.append(
-        Check.at_most(
-            "interpolation endpoints equal the init and trained losses",
-            max(ends),
-            1e-10,
-            detail="max |diff|",
-        )
-    )
-    checks.append(
-        Check.holds(
-            "loss_surface leaves the model untouched",
-            same_state(before, model_state(adam.model)),
-            detail="parameters, requires_grad, grads and modes identical",
-        )
-    )
-    tables["digits_pca"] = [
-        {"component": f"PC{k + 1}", "explained_variance_ratio": float(r)}
-        for k, r in enumerate(pca.explained_variance_ratio)
-    ]
-    return Zr
-
-
-def _critical_points(ctx, sizes, checks, tables, moons_run, Xm, ym):
-    from scipy.optimize import root
-
-    from dlmath.viz.landscape import plot_contour
-
-    rows = []
-    # Himmelblau: 4 minima, 4 saddles, 1 maximum in [-5, 5]^2
-    f = TORCH_FUNCTIONS["himmelblau"]
-    n_grid, n_slice, n_starts = sizes
-    xs = np.linspace(-5, 5, n_grid)
-    Z = grid_values(f, xs, xs)
-    points = find_critical_points(f, xs, xs, Z)
-    ref = himmelblau()  # Lab 2's NumPy gradient and Hessian: the independent reference
-    dist = max(
-        np.linalg.norm(root(ref.grad, p.x, jac=ref.hessian, tol=1e-14).x - p.x) for p in points
-    )
-    kinds = {k: sum(p.kind == k for p in points) for k in ("minimum", "saddle", "maximum")}
-    ctx.save_figure(
-        plot_contour(
-            xs,
-            xs,
-            Z + 1.0,
-            log_scale=True,
-            critical_points=points,
-            flat=flat_mask(xs, xs, Z),
-            title="Himmelblau: critical points",
-            xlabel="x",
-            ylabel="y",
-            zlabel="f + 1",
-        ),
-        "critical_himmelblau.png",
-    )
-    checks.append(
-        Check.holds(
-            "Identify local minima, saddle points, flat regions",
-            kinds == {"minimum": 4, "saddle": 4, "maximum": 1},
-            detail=f"Himmelblau: {kinds} (expected 4 / 4 / 1)",
-        )
-    )
-    checks.append(
-        Check.at_most(
-            "critical points agree with scipy.optimize.root",
-            dist,
-            1e-8,
-            detail="max distance to scipy's root of Lab 2's gradient",
-        )
-    )
-    # monkey saddle: one degenerate critical point in a flat region
-    g = TORCH_FUNCTIONS["monkey saddle"]
-    xm = np.linspace(-1, 1, n_slice)
-    Zm = grid_values(g, xm, xm)
-    flat = flat_mask(xm, xm, Zm, rel_tol=0.05)
-    mpoints = find_critical_points(g, xm, xm, Zm, grad_tol=1e-12, n_starts=n_starts)
-    ctx.save_figure(
-        plot_contour(
-            xm,
-            xm,
-            Zm,
-            critical_points=mpoints,
-            flat=flat,
-            title="Monkey saddle x^3 - 3xy^2: a degenerate point",
-            xlabel="x",
-            ylabel="y",
-            zlabel="f",
-        ),
-        "critical_monkey.png",
-    )
-    checks.append(
-        Check.holds(
-            "degenerate point and flat region found",
-            [p.kind for p in mpoints] == ["degenerate"] and bool(flat.any()),
-            detail=f"kinds {[p.kind for p in mpoints]}, {int(flat.sum())} flat grid points",
-        )
-    )
-    # a network's slice: two moons, random filter-normalized directions around Adam's weights
-    model = moons_run.model
-    dirs = [random_direction(model, seed=ctx.seed + k) for k in (3, 4)]
-    h = slice_function(model, F.cross_entropy, Xm, ym, dirs)
-    s = np.linspace(-1.0, 1.0, n_slice)
-    Zs = loss_surface(model, F.cross_entropy, Xm, ym, dirs, s, s, progress=False)
-    spoints = find_critical_points(h, s, s, Zs, n_starts=n_starts)
-    ctx.save_figure(
-        plot_contour(
-            s,
-            s,
-            Zs,
-            log_scale=True,
-            critical_points=spoints,
-            flat=flat_mask(s, s, Zs),
-            title="Two moons (Adam): critical points on a random slice",
-            xlabel="alpha (filter-normalized d1)",
-            ylabel="beta (filter-normalized d2)",
-        ),
-        "critical_moons_slice.png",
-    )
-    # classification reference: central finite differences of the slice's Hessian
-    fd_err = max((_fd_hessian_error(h, p.x) for p in spoints), default=np.nan)
-    checks.append(
-        Check.at_most(
-            "network-slice Hessians agree with finite differences",
-            fd_err,
-            1e-4,
-            detail=f"{len(spoints)} critical point(s), max rel diff",
-        )
-    )
-    for name, pts in (
-        ("himmelblau", points),
-        ("monkey saddle", mpoints),
-        ("two-moons slice", spoints),
-    ):
-        rows += [
-            {
-                "function": name,
-                "kind": p.kind,
-                "x": float(p.x[0]),
-                "y": float(p.x[1]),
-                "f": p.value,
-                "grad_norm": p.grad_norm,
-                "eigenvalues": [float(e) for e in p.eigenvalues],
-            }
-            for p in pts
-        ]
-    tables["critical_points"] = rows
 
 
 def dense_hessian(model: nn.Module, X, y) -> np.ndarray:
@@ -474,34 +196,479 @@ def _fd_hessian_error(h: Callable, x: np.ndarray, eps: float = 1e-4) -> float:
     return float(np.abs(H - H_fd).max() / max(np.abs(H).max(), 1e-12))
 
 
-def _sharpness(ctx, moons, digit_runs, Xm, ym, Xd, yd, n_points, n_trace, checks, tables):
+def _random_plane(model: nn.Module, X, y, seeds: tuple[int, int], n: int, progress: bool):
+    """Two filter-normalized random directions and the loss over [-1, 1]^2 spanned by them."""
+    dirs = [random_direction(model, seed=seed, normalization="filter") for seed in seeds]
+    s = np.linspace(-1.0, 1.0, n)
+    return dirs, s, loss_surface(model, F.cross_entropy, X, y, dirs, s, s, progress=progress)
+
+
+# ----------------------------------------------------------------------------- the lab
+
+
+@dataclass
+class _Part:
+    """What one part of the lab adds to the result."""
+
+    checks: list[Check]
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def run(ctx: LabContext) -> LabResult:
+    """Train both networks, then draw and check landscapes, critical points and sharpness."""
+    d, digit_runs = _train_digits(ctx)
+    m, moon_runs = _train_moons(ctx)
+    training = _training({"digits": (d, digit_runs), "two moons": (m, moon_runs)})
+    landscapes = _digits_landscapes(ctx, digit_runs, d.X_train, d.y_train)
+    critical = _critical_points(ctx, moon_runs["Adam"], m.X_train, m.y_train)
+    sharpness = _sharpness(ctx, {"two moons": (m, moon_runs), "digits": (d, digit_runs)})
+    # measured last, since they need every figure, but listed right after training
+    milestones = _figure_milestones(ctx)
+    parts = [training, milestones, landscapes, critical, sharpness]
+    return ctx.result(
+        3,
+        TITLE,
+        [c for p in parts for c in p.checks],
+        tables={k: v for p in parts for k, v in p.tables.items()},
+        notes=[n for p in parts for n in p.notes],
+    )
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def _train_digits(ctx: LabContext) -> tuple[Split, dict[str, Run]]:
+    """The digits MLP (ReLU), minibatch SGD and Adam."""
+    d = digits(seed=ctx.seed)
+    runs = train_runs(
+        [64, 32, 10] if ctx.quick else [64, 64, 64, 10],
+        "relu",
+        d.X_train,
+        d.y_train,
+        epochs=4 if ctx.quick else 25,
+        batch_size=64,
+        lrs={"SGD": 0.05, "Adam": 3e-3},
+        seed=ctx.seed,
+    )
+    return d, runs
+
+
+def _train_moons(ctx: LabContext) -> tuple[Split, dict[str, Run]]:
+    """A small tanh network on two moons, full-batch SGD and Adam."""
+    m = two_moons(n=300 if ctx.quick else 500, noise=0.15, seed=ctx.seed)
+    runs = train_runs(
+        [2, 16, 16, 2],
+        "tanh",
+        m.X_train,
+        m.y_train,
+        epochs=60 if ctx.quick else 300,
+        batch_size=None,
+        lrs={"SGD": 0.2, "Adam": 0.03},
+        seed=ctx.seed,
+        every=2 if ctx.quick else 5,
+    )
+    return m, runs
+
+
+def _training(problems: dict[str, tuple[Split, dict[str, Run]]]) -> _Part:
+    """Loss and test accuracy of every run; all four must have learned."""
+    rows = [
+        {
+            "data": data,
+            "optimizer": name,
+            "steps": int(r.trajectory.steps[-1]),
+            "initial_loss": float(r.trajectory.losses[0]),
+            "final_loss": float(r.trajectory.losses[-1]),
+            "test_accuracy": accuracy(r.model, split.X_test, split.y_test),
+        }
+        for data, (split, runs) in problems.items()
+        for name, r in runs.items()
+    ]
+    check = Check.at_least(
+        "SGD and Adam train both networks",
+        min(r["test_accuracy"] for r in rows),
+        0.85,
+        detail="lowest test accuracy of the 4 runs",
+    )
+    return _Part([check], {"training": rows})
+
+
+def _figure_milestones(ctx: LabContext) -> _Part:
+    """The first two milestones: the landscape files exist and the trajectory is drawn."""
+    written = set(ctx.figures) | set(ctx.interactive)
+    return _Part(
+        [
+            Check.holds(
+                "2D and 3D loss landscape visualizations complete",
+                written >= _LANDSCAPE_FILES,
+                detail=f"{len(_LANDSCAPE_FILES & written)}/{len(_LANDSCAPE_FILES)} contour, 3-D "
+                "and interactive files written",
+            ),
+            Check.holds(
+                "Overlay optimization trajectory on landscape",
+                "digits_pca_contour.png" in written,
+                detail="Adam's path on its PCA plane (contour and 3-D HTML)",
+            ),
+        ]
+    )
+
+
+# ----------------------------------------------------------------------------- landscapes
+
+
+def _digits_landscapes(ctx: LabContext, runs: dict[str, Run], X, y) -> _Part:
+    """The digits MLP's PCA plane, random slice and interpolation; none may touch the model."""
+    n_grid = 11 if ctx.quick else 41
+    adam = runs["Adam"]
+    before = model_state(adam.model)
+    plane = _pca_plane(ctx, adam, X, y, n_grid)
+    slice_check = _random_slice(ctx, runs["SGD"], X, y, n_grid)
+    interpolation_check = _interpolation(ctx, runs, X, y, n_grid)
+    untouched = Check.holds(
+        "loss_surface leaves the model untouched",
+        same_state(before, model_state(adam.model)),
+        detail="parameters, requires_grad, grads and modes identical",
+    )
+    checks = [*plane.checks, slice_check, interpolation_check, untouched]
+    return _Part(checks, plane.tables, plane.notes)
+
+
+def _pca_plane(ctx: LabContext, adam: Run, X, y, n_grid: int) -> _Part:
+    """Loss over the PCA plane of Adam's path, centred at its final weights, path drawn on it."""
+    pca = pca_directions(adam.trajectory.snapshots)
+    a, b = plane_grid(pca.trajectory, n_grid)
+    Z = loss_surface(
+        adam.model, F.cross_entropy, X, y, pca.directions, a, b, progress=ctx.show_progress
+    )
+    on_plane = loss_points(
+        adam.model, F.cross_entropy, X, y, pca.directions, pca.trajectory, progress=False
+    )
+    _draw_pca_plane(ctx, pca, a, b, Z, on_plane)
+    r1, r2 = pca.explained_variance_ratio
+    check = Check.at_least(
+        "PCA plane captures the trajectory",
+        r1 + r2,
+        0.5,
+        detail="explained variance ratio of 2 components",
+    )
+    note = (
+        f"Adam's path: the top 2 PCA directions explain {100 * (r1 + r2):.1f}% of "
+        "its variance; the path is drawn projected on that plane."
+    )
+    rows = [
+        {"component": f"PC{k + 1}", "explained_variance_ratio": float(r)}
+        for k, r in enumerate(pca.explained_variance_ratio)
+    ]
+    return _Part([check], {"digits_pca": rows}, [note])
+
+
+def _draw_pca_plane(ctx: LabContext, pca, a, b, Z, on_plane) -> None:
+    """The PCA plane as a contour with the path, a static 3-D surface and an interactive one."""
+    from dlmath.viz.landscape import plot_contour, plot_surface3d, plotly_surface
+
+    r1, r2 = pca.explained_variance_ratio
+    ctx.save_figure(
+        plot_contour(
+            a,
+            b,
+            Z,
+            log_scale=True,
+            trajectories={"Adam": pca.trajectory},
+            title="Digits MLP: loss over the PCA plane of Adam's path",
+            xlabel=f"PC1 ({100 * r1:.1f}% of variance)",
+            ylabel=f"PC2 ({100 * r2:.1f}% of variance)",
+        ),
+        "digits_pca_contour.png",
+    )
+    ctx.save_figure(
+        plot_surface3d(
+            a,
+            b,
+            Z,
+            log_scale=True,
+            title="Digits MLP: PCA-plane surface",
+            xlabel="PC1",
+            ylabel="PC2",
+        ),
+        "digits_pca_surface3d.png",
+    )
+    ctx.save_html(
+        plotly_surface(
+            a,
+            b,
+            Z,
+            log_scale=True,
+            trajectories={"Adam (projected)": (pca.trajectory, on_plane)},
+            title="Digits MLP: loss over the PCA plane of Adam's path (drag to rotate)",
+            xlabel="PC1",
+            ylabel="PC2",
+        ),
+        "digits_pca_surface.html",
+    )
+
+
+def _random_slice(ctx: LabContext, sgd: Run, X, y, n_grid: int) -> Check:
+    """A random filter-normalized slice around the SGD solution, checked point by point."""
+    from dlmath.viz.landscape import plot_contour, plotly_surface
+
+    seeds = (ctx.seed + 1, ctx.seed + 2)
+    dirs, s, Z = _random_plane(sgd.model, X, y, seeds, n_grid, ctx.show_progress)
+    ctx.save_figure(
+        plot_contour(
+            s,
+            s,
+            Z,
+            log_scale=True,
+            title="Digits MLP (SGD): random filter-normalized slice",
+            **_SLICE_LABELS,
+        ),
+        "digits_random_slice.png",
+    )
+    ctx.save_html(
+        plotly_surface(
+            s,
+            s,
+            Z,
+            log_scale=True,
+            title="Digits MLP (SGD): random filter-normalized slice (drag to rotate)",
+        ),
+        "digits_random_slice.html",
+    )
+    return Check.at_most(
+        "loss_surface matches point-by-point evaluation",
+        _pointwise_gap(sgd.model, X, y, dirs, s, Z, ctx.seed),
+        1e-10,
+        detail="max |diff| at 4 grid points",
+    )
+
+
+def _pointwise_gap(model: nn.Module, X, y, dirs, s: np.ndarray, Z: np.ndarray, seed: int) -> float:
+    """Max |Z - pointwise_loss| at 4 random grid points: the vmapped surface vs the slow way."""
+    picks = np.random.default_rng(seed).integers(0, len(s), size=(4, 2))
+    theta = [p.detach() for p in model.parameters()]
+    d1, d2 = dirs
+    diffs = [
+        abs(
+            Z[i, j]
+            - pointwise_loss(
+                model,
+                X,
+                y,
+                [t + s[i] * u + s[j] * v for t, u, v in zip(theta, d1, d2, strict=True)],
+            )
+        )
+        for i, j in picks
+    ]
+    return max(diffs)
+
+
+def _interpolation(ctx: LabContext, runs: dict[str, Run], X, y, n_grid: int) -> Check:
+    """Loss on the straight line from initialization to solution, one curve per optimizer."""
     from dlmath.viz.landscape import plot_lines
 
+    alphas = np.linspace(-0.25, 1.25, 6 * (n_grid // 3) + 1)  # 0 and 1 on the grid
+    curves = {
+        name: loss_interpolation(
+            run.model, F.cross_entropy, X, y, run.init, run.model, alphas, progress=False
+        )
+        for name, run in runs.items()
+    }
+    ends = [
+        abs(curves[n][i] - pointwise_loss(r.model, X, y, w))
+        for n, r in runs.items()
+        for i, w in (
+            (np.argmin(abs(alphas)), [torch.as_tensor(x) for x in r.init]),
+            (np.argmin(abs(alphas - 1)), list(r.model.parameters())),
+        )
+    ]
+    ctx.save_figure(
+        plot_lines(
+            alphas,
+            curves,
+            log_scale=True,
+            xlabel="alpha: theta = (1 - alpha) theta_init + alpha theta_final",
+            title="Digits MLP: loss from initialization to solution",
+            markers={"init": 0.0, "solution": 1.0},
+        ),
+        "digits_interpolation.png",
+    )
+    return Check.at_most(
+        "interpolation endpoints equal the init and trained losses",
+        max(ends),
+        1e-10,
+        detail="max |diff|",
+    )
+
+
+# ----------------------------------------------------------------------------- critical points
+
+
+def _critical_points(ctx: LabContext, moons_adam: Run, X, y) -> _Part:
+    """Critical points of Himmelblau, the monkey saddle and a two-moons slice, classified."""
+    n_grid, n_slice, n_starts = (31, 15, 3) if ctx.quick else (81, 41, 8)
+    points, himmelblau_checks = _himmelblau_points(ctx, n_grid)
+    mpoints, monkey_check = _monkey_saddle_points(ctx, n_slice, n_starts)
+    spoints, slice_check = _moons_slice_points(ctx, moons_adam, X, y, n_slice, n_starts)
+    rows = [
+        {
+            "function": name,
+            "kind": p.kind,
+            "x": float(p.x[0]),
+            "y": float(p.x[1]),
+            "f": p.value,
+            "grad_norm": p.grad_norm,
+            "eigenvalues": [float(e) for e in p.eigenvalues],
+        }
+        for name, pts in (
+            ("himmelblau", points),
+            ("monkey saddle", mpoints),
+            ("two-moons slice", spoints),
+        )
+        for p in pts
+    ]
+    checks = [*himmelblau_checks, monkey_check, slice_check]
+    return _Part(checks, {"critical_points": rows})
+
+
+def _himmelblau_points(ctx: LabContext, n_grid: int) -> tuple[list, list[Check]]:
+    """Himmelblau on [-5, 5]^2: 4 minima, 4 saddles, 1 maximum, confirmed by scipy."""
+    from scipy.optimize import root
+
+    from dlmath.viz.landscape import plot_contour
+
+    f = TORCH_FUNCTIONS["himmelblau"]
+    xs = np.linspace(-5, 5, n_grid)
+    Z = grid_values(f, xs, xs)
+    points = find_critical_points(f, xs, xs, Z)
+    ref = himmelblau()  # Lab 2's NumPy gradient and Hessian: the independent reference
+    dist = max(
+        np.linalg.norm(root(ref.grad, p.x, jac=ref.hessian, tol=1e-14).x - p.x) for p in points
+    )
+    kinds = {k: sum(p.kind == k for p in points) for k in ("minimum", "saddle", "maximum")}
+    ctx.save_figure(
+        plot_contour(
+            xs,
+            xs,
+            Z + 1.0,
+            log_scale=True,
+            critical_points=points,
+            flat=flat_mask(xs, xs, Z),
+            title="Himmelblau: critical points",
+            xlabel="x",
+            ylabel="y",
+            zlabel="f + 1",
+        ),
+        "critical_himmelblau.png",
+    )
+    checks = [
+        Check.holds(
+            "Identify local minima, saddle points, flat regions",
+            kinds == {"minimum": 4, "saddle": 4, "maximum": 1},
+            detail=f"Himmelblau: {kinds} (expected 4 / 4 / 1)",
+        ),
+        Check.at_most(
+            "critical points agree with scipy.optimize.root",
+            dist,
+            1e-8,
+            detail="max distance to scipy's root of Lab 2's gradient",
+        ),
+    ]
+    return points, checks
+
+
+def _monkey_saddle_points(ctx: LabContext, n: int, n_starts: int) -> tuple[list, Check]:
+    """The monkey saddle: one degenerate critical point inside a flat region."""
+    from dlmath.viz.landscape import plot_contour
+
+    g = TORCH_FUNCTIONS["monkey saddle"]
+    xm = np.linspace(-1, 1, n)
+    Zm = grid_values(g, xm, xm)
+    flat = flat_mask(xm, xm, Zm, rel_tol=0.05)
+    points = find_critical_points(g, xm, xm, Zm, grad_tol=1e-12, n_starts=n_starts)
+    ctx.save_figure(
+        plot_contour(
+            xm,
+            xm,
+            Zm,
+            critical_points=points,
+            flat=flat,
+            title="Monkey saddle x^3 - 3xy^2: a degenerate point",
+            xlabel="x",
+            ylabel="y",
+            zlabel="f",
+        ),
+        "critical_monkey.png",
+    )
+    kinds = [p.kind for p in points]
+    check = Check.holds(
+        "degenerate point and flat region found",
+        kinds == ["degenerate"] and bool(flat.any()),
+        detail=f"kinds {kinds}, {int(flat.sum())} flat grid points",
+    )
+    return points, check
+
+
+def _moons_slice_points(
+    ctx: LabContext, adam: Run, X, y, n: int, n_starts: int
+) -> tuple[list, Check]:
+    """Critical points on a random slice of the two-moons network around Adam's weights."""
+    from dlmath.viz.landscape import plot_contour
+
+    model = adam.model
+    dirs, s, Z = _random_plane(model, X, y, (ctx.seed + 3, ctx.seed + 4), n, progress=False)
+    h = slice_function(model, F.cross_entropy, X, y, dirs)
+    points = find_critical_points(h, s, s, Z, n_starts=n_starts)
+    ctx.save_figure(
+        plot_contour(
+            s,
+            s,
+            Z,
+            log_scale=True,
+            critical_points=points,
+            flat=flat_mask(s, s, Z),
+            title="Two moons (Adam): critical points on a random slice",
+            **_SLICE_LABELS,
+        ),
+        "critical_moons_slice.png",
+    )
+    # classification reference: central finite differences of the slice's Hessian
+    fd_err = max((_fd_hessian_error(h, p.x) for p in points), default=np.nan)
+    check = Check.at_most(
+        "network-slice Hessians agree with finite differences",
+        fd_err,
+        1e-4,
+        detail=f"{len(points)} critical point(s), max rel diff",
+    )
+    return points, check
+
+
+# ----------------------------------------------------------------------------- sharpness
+
+
+def _sharpness(ctx: LabContext, problems: dict[str, tuple[Split, dict[str, Run]]]) -> _Part:
+    """Top Hessian eigenvalue along every run, then Lanczos and Hutchinson against dense."""
+    from dlmath.viz.landscape import plot_lines
+
+    n_points, n_trace = (3, 50) if ctx.quick else (10, 300)
     curves, rows = {}, []
-    for data, runs, X, y in (("two moons", moons, Xm, ym), ("digits", digit_runs, Xd, yd)):
+    for data, (split, runs) in problems.items():
         for name, run in runs.items():
-            model = copy.deepcopy(run.model)
             traj = run.trajectory
-            picks = np.unique(np.linspace(0, len(traj.snapshots) - 1, n_points).astype(int))
-            tops = []
-            for i in picks:
-                torch.nn.utils.vector_to_parameters(
-                    torch.as_tensor(np.concatenate([w.ravel() for w in traj.snapshots[i]])),
-                    model.parameters(),
-                )
-                top = hessian_eigs(model, F.cross_entropy, X, y, k=1, tol=1e-4, seed=ctx.seed)
-                tops.append(float(top.eigenvalues[0]))
-                rows.append(
-                    {
-                        "data": data,
-                        "optimizer": name,
-                        "step": int(traj.steps[i]),
-                        "loss": float(traj.losses[i]),
-                        "top_eigenvalue": tops[-1],
-                        "hvp_products": top.n_products,
-                    }
-                )
-            curves[f"{data}, {name}"] = (traj.steps[picks], np.abs(tops))
+            picks, tops = _sharpness_along(run, split.X_train, split.y_train, n_points, ctx.seed)
+            values = [float(top.eigenvalues[0]) for top in tops]
+            rows += [
+                {
+                    "data": data,
+                    "optimizer": name,
+                    "step": int(traj.steps[i]),
+                    "loss": float(traj.losses[i]),
+                    "top_eigenvalue": value,
+                    "hvp_products": top.n_products,
+                }
+                for i, value, top in zip(picks, values, tops, strict=True)
+            ]
+            curves[f"{data}, {name}"] = (traj.steps[picks], np.abs(values))
     ctx.save_figure(
         plot_lines(
             np.zeros(0),
@@ -513,136 +680,45 @@ def _sharpness(ctx, moons, digit_runs, Xm, ym, Xd, yd, n_points, n_trace, checks
         ),
         "sharpness.png",
     )
-    tables["sharpness"] = rows
-    # Lanczos and Hutchinson against the dense Hessian of the trained two-moons network
-    model = moons["Adam"].model
-    H = dense_hessian(model, Xm, ym)
+    m, moons = problems["two moons"]
+    checks = _dense_hessian_checks(moons["Adam"].model, m.X_train, m.y_train, n_trace, ctx.seed)
+    note = (
+        "Sharpness is the largest-magnitude Hessian eigenvalue of the training loss, "
+        "by Lanczos on Hessian-vector products (no n x n matrix)."
+    )
+    return _Part(checks, {"sharpness": rows}, [note])
+
+
+def _sharpness_along(run: Run, X, y, n_points: int, seed: int) -> tuple[np.ndarray, list]:
+    """Lanczos top eigenvalue at about ``n_points`` snapshots spread evenly along the run."""
+    model = copy.deepcopy(run.model)
+    snapshots = run.trajectory.snapshots
+    picks = np.unique(np.linspace(0, len(snapshots) - 1, n_points).astype(int))
+    tops = []
+    for i in picks:
+        _write_weights(model, snapshots[i])
+        tops.append(hessian_eigs(model, F.cross_entropy, X, y, k=1, tol=1e-4, seed=seed))
+    return picks, tops
+
+
+def _dense_hessian_checks(model: nn.Module, X, y, n_trace: int, seed: int) -> list[Check]:
+    """Lanczos and Hutchinson against the dense Hessian of a small trained network."""
+    H = dense_hessian(model, X, y)
     eig = np.linalg.eigvalsh(H)
     dense_top = eig[np.argmax(np.abs(eig))]
-    top = hessian_eigs(model, F.cross_entropy, Xm, ym, k=3, tol=1e-10)
-    checks.append(
+    top = hessian_eigs(model, F.cross_entropy, X, y, k=3, tol=1e-10)
+    tr = hessian_trace(model, F.cross_entropy, X, y, n_samples=n_trace, seed=seed)
+    return [
         Check.at_most(
             "top Hessian eigenvalue (Lanczos) matches the dense Hessian",
             abs(top.eigenvalues[0] - dense_top) / abs(dense_top),
             1e-8,
             detail=f"relative error, {top.n_products} products, n = {len(H)}",
-        )
-    )
-    tr = hessian_trace(model, F.cross_entropy, Xm, ym, n_samples=n_trace, seed=ctx.seed)
-    checks.append(
+        ),
         Check.at_most(
             "Hutchinson trace within 4 standard errors of the dense trace",
             abs(tr.estimate - np.trace(H)) / tr.stderr,
             4.0,
             detail=f"|estimate - trace| / stderr (trace {np.trace(H):.4g})",
-        )
-    )
-
-
-def run(ctx: LabContext) -> LabResult:
-    quick = ctx.quick
-    n_grid = 11 if quick else 41
-    checks: list[Check] = []
-    notes: list[str] = []
-    tables: dict[str, list[dict]] = {}
-
-    d = digits(seed=ctx.seed)
-    digit_runs = train_runs(
-        [64, 32, 10] if quick else [64, 64, 64, 10],
-        "relu",
-        d.X_train,
-        d.y_train,
-        epochs=4 if quick else 25,
-        batch_size=64,
-        lrs={"SGD": 0.05, "Adam": 3e-3},
-        seed=ctx.seed,
-    )
-    m = two_moons(n=300 if quick else 500, noise=0.15, seed=ctx.seed)
-    moons = train_runs(
-        [2, 16, 16, 2],
-        "tanh",
-        m.X_train,
-        m.y_train,
-        epochs=60 if quick else 300,
-        batch_size=None,
-        lrs={"SGD": 0.2, "Adam": 0.03},
-        seed=ctx.seed,
-        every=2 if quick else 5,
-    )
-    rows = []
-    for data, runs, split in (("digits", digit_runs, d), ("two moons", moons, m)):
-        for name, r in runs.items():
-            rows.append(
-                {
-                    "data": data,
-                    "optimizer": name,
-                    "steps": int(r.trajectory.steps[-1]),
-                    "initial_loss": float(r.trajectory.losses[0]),
-                    "final_loss": float(r.trajectory.losses[-1]),
-                    "test_accuracy": accuracy(r.model, split.X_test, split.y_test),
-                }
-            )
-    tables["training"] = rows
-    worst = min(r["test_accuracy"] for r in rows)
-    checks.append(
-        Check.at_least(
-            "SGD and Adam train both networks",
-            worst,
-            0.85,
-            detail="lowest test accuracy of the 4 runs",
-        )
-    )
-
-    _digits_landscapes(ctx, digit_runs, d.X_train, d.y_train, n_grid, checks, notes, tables)
-    _critical_points(
-        ctx,
-        (31, 15, 3) if quick else (81, 41, 8),
-        checks,
-        tables,
-        moons["Adam"],
-        m.X_train,
-        m.y_train,
-    )
-    _sharpness(
-        ctx,
-        moons,
-        digit_runs,
-        m.X_train,
-        m.y_train,
-        d.X_train,
-        d.y_train,
-        3 if quick else 10,
-        50 if quick else 300,
-        checks,
-        tables,
-    )
-    wanted = {
-        "digits_pca_contour.png",
-        "digits_pca_surface3d.png",
-        "digits_pca_surface.html",
-        "digits_random_slice.png",
-        "digits_random_slice.html",
-    }
-    written = set(ctx.figures) | set(ctx.interactive)
-    checks.insert(
-        1,
-        Check.holds(
-            "2D and 3D loss landscape visualizations complete",
-            wanted <= written,
-            detail=f"{len(wanted & written)}/{len(wanted)} contour, 3-D "
-            "and interactive files written",
         ),
-    )
-    checks.insert(
-        2,
-        Check.holds(
-            "Overlay optimization trajectory on landscape",
-            "digits_pca_contour.png" in written,
-            detail="Adam's path on its PCA plane (contour and 3-D HTML)",
-        ),
-    )
-    notes.append(
-        "Sharpness is the largest-magnitude Hessian eigenvalue of the training loss, "
-        "by Lanczos on Hessian-vector products (no n x n matrix)."
-    )
-    return ctx.result(3, TITLE, checks, tables=tables, notes=notes)
+    ]

@@ -283,8 +283,212 @@ def lora_sweep(
 
 # ----------------------------------------------------------------------------- the lab
 
+# the digits MLP is small: quick and full mode train it the same way
+_PRETRAIN_STEPS = 300
+_FINETUNE_STEPS = 100
+_SPECTRUM_RANKS = (1, 4, 8, 16, 64)
+_LORA_RANKS = (1, 2, 4, 8)
+_TRANSFORMER_TABLE = "d=4096, 32 layers, q and v"
+
+
+def run(ctx: LabContext) -> LabResult:
+    """Run the lab single-threaded (see :func:`single_thread`)."""
+    with single_thread():
+        return _run(ctx)
+
+
+def _run(ctx: LabContext) -> LabResult:
+    """The lab in report order: matrices, trained weights, LoRA, then module 1.3.1."""
+    n = 256 if ctx.quick else 768
+    rand, dec, matrix_checks = _matrix_experiments(ctx, n)
+    study, trained_checks, spectra_rows = _trained_experiments(ctx, rand, dec)
+    memory = _memory_experiment(ctx, n)
+    memory_r8 = _transformer_at_r8(memory)
+    sweep_rows, lora_checks = _lora_experiments(ctx, study, n, memory_r8)
+    linalg_checks = _module_131_experiments(ctx, study.data)
+    tables = {
+        "rank_sweep_random": _sweep_rows(rand),
+        "rank_sweep_decaying": _sweep_rows(dec),
+        "trained_spectra": spectra_rows,
+        "lora_sweep": sweep_rows,
+        **{f"memory {k}": _memory_rows(v) for k, v in memory.items()},
+    }
+    return ctx.result(
+        4,
+        TITLE,
+        matrix_checks + trained_checks + lora_checks + linalg_checks,
+        tables=tables,
+        notes=_notes(rand, dec, study, memory_r8),
+    )
+
+
+# 1-2. random and decaying-spectrum matrices
+
+
+def _matrix_experiments(ctx: LabContext, n: int) -> tuple[SVDStudy, SVDStudy, list[Check]]:
+    """SVD of a random and a decaying-spectrum matrix; Eckart-Young and randomized SVD."""
+    W_rand = random_matrix(n, ctx.seed)
+    S_true = decaying_spectrum(n)
+    W_dec = matrix_with_spectrum(S_true, n, n, seed=ctx.seed + 1)
+    rand, dec = (svd_study(W) for W in ctx.progress([W_rand, W_dec], "SVD"))
+    checks = _svd_checks(rand, dec, S_true, n)
+    checks.append(_competitor_check(rand, ctx.seed))
+    checks.append(_randomized_svd_check(dec, ctx.seed))
+    return rand, dec, checks
+
+
+def _competitor_check(random: SVDStudy, seed: int) -> Check:
+    """No other rank-16 approximation of the random matrix beats the truncated SVD."""
+    ratios = competitor_ratios(random.W, 16, seed)
+    return Check.at_least(
+        "Eckart-Young: no other rank-16 approximation does better",
+        min(ratios.values()),
+        1.0,
+        detail="min error / optimal error over " + ", ".join(ratios),
+    )
+
+
+def _randomized_svd_check(decaying: SVDStudy, seed: int) -> Check:
+    """Rank-64 randomized SVD of the decaying matrix against the Eckart-Young optimum."""
+    W = decaying.W
+    U, S, Vt = randomized_svd(W, 64, seed=seed)
+    rel = np.linalg.norm(W - reconstruct(U, S, Vt)) / np.linalg.norm(W)
+    return Check.at_most(
+        "randomized SVD within 1% of the Eckart-Young optimum",
+        rel / decaying.sweep.frobenius[63] - 1.0,
+        0.01,
+        detail="decaying matrix, r=64, error / optimal - 1",
+    )
+
+
+# 3. trained weights and the fine-tuning update
+
+
+def _trained_experiments(
+    ctx: LabContext, rand: SVDStudy, dec: SVDStudy
+) -> tuple[FineTuneStudy, list[Check], list[dict]]:
+    """Fine-tune the digits MLP, compare the spectra of W and dW, draw the rank figures."""
+    study = finetune_study(_PRETRAIN_STEPS, _FINETUNE_STEPS, seed=ctx.seed)
+    spec_W = analyze_model(study.pretrained, ranks=_SPECTRUM_RANKS)
+    spec_dW = analyze_weights(study.dW, ranks=_SPECTRUM_RANKS)
+    checks, rows = _trained_checks(study, spec_W, spec_dW)
+    _save_rank_figures(ctx, rand, dec, study)
+    _save_spectra_figure(ctx, study, spec_W, spec_dW)
+    return study, checks, rows
+
+
+def _save_rank_figures(
+    ctx: LabContext, rand: SVDStudy, dec: SVDStudy, study: FineTuneStudy
+) -> None:
+    """Error vs rank for all four matrices, the quarter-circle law, the reconstructions."""
+    from dlmath.viz import lowrank as vz
+
+    n = rand.W.shape[0]
+    random_label, decaying_label = f"random {n}x{n}", f"decaying s_i = 1/i, {n}x{n}"
+    hidden = list(study.W)[1]  # the 64 x 64 hidden layer
+    sweeps = {
+        random_label: rand.sweep,
+        decaying_label: dec.sweep,
+        f"trained MLP W ({hidden})": rank_sweep(study.W[hidden]),
+        f"fine-tuning dW ({hidden})": rank_sweep(study.dW[hidden]),
+    }
+    explicit = {
+        random_label: (rand.ranks, rand.explicit),
+        decaying_label: (dec.ranks, dec.explicit),
+    }
+    ctx.save_figure(vz.error_vs_rank_figure(sweeps, explicit), "error_vs_rank.png")
+    ctx.save_figure(vz.quarter_circle_figure(rand.S, n, 1.0 / np.sqrt(n)), "quarter_circle.png")
+    ctx.save_figure(vz.reconstruction_figure(dec.W, dec.reconstructions), "reconstructions.png")
+
+
+def _save_spectra_figure(ctx: LabContext, study: FineTuneStudy, spec_W, spec_dW) -> None:
+    """Singular values of every pretrained W next to those of its update dW."""
+    from dlmath.viz import lowrank as vz
+
+    spectra = {}
+    for name in study.W:
+        spectra[f"W {name} {study.W[name].shape}"] = spec_W[name].S
+        spectra[f"dW {name}"] = spec_dW[name].S
+    ctx.save_figure(
+        vz.spectra_figure(spectra, title="Pretrained weights W vs fine-tuning update dW"),
+        "trained_spectra.png",
+    )
+
+
+# 4. LoRA: memory and fine-tuning
+
+
+def _memory_ranks(n: int) -> list[int]:
+    """The ranks of ``MEMORY_RANKS`` an n x n layer can take."""
+    return [r for r in MEMORY_RANKS if r <= n]
+
+
+def _memory_experiment(ctx: LabContext, n: int) -> dict:
+    """LoRA memory tables for one n x n layer and for a transformer's q and v projections."""
+    from dlmath.viz import lowrank as vz
+
+    tables = {
+        f"{n}x{n}": lora_memory_table([(n, n)], _memory_ranks(n)),
+        _TRANSFORMER_TABLE: lora_memory_table(TRANSFORMER_SHAPES, MEMORY_RANKS),
+    }
+    ctx.save_figure(vz.memory_figure(tables), "memory.png")
+    return tables
+
+
+def _transformer_at_r8(memory: dict) -> dict:
+    """The transformer memory row at rank 8, quoted in a check and in the notes."""
+    return memory[_TRANSFORMER_TABLE].rows[MEMORY_RANKS.index(8)]
+
+
+def _lora_experiments(
+    ctx: LabContext, study: FineTuneStudy, n: int, memory_r8: dict
+) -> tuple[list[dict], list[Check]]:
+    """LoRA fine-tuning on the rotated digits at several ranks, with its exactness checks."""
+    from dlmath.viz import lowrank as vz
+
+    sweep_rows, adapted = lora_sweep(study, _LORA_RANKS, steps=_FINETUNE_STEPS, seed=ctx.seed)
+    checks = _lora_checks(study, adapted, sweep_rows, n, memory_r8, ctx.seed)
+    ctx.save_figure(
+        vz.lora_sweep_figure(
+            sweep_rows, full_acc=study.acc_shifted_full, base_acc=study.acc_shifted_before
+        ),
+        "lora_sweep.png",
+    )
+    return sweep_rows, checks
+
+
+# 5. module 1.3.1: PCA, initialization, tensor identities
+
+
+def _module_131_experiments(ctx: LabContext, data: Split) -> list[Check]:
+    """PCA against scikit-learn, activation variance through depth, tensor identities."""
+    from dlmath.viz import lowrank as vz
+
+    checks, curves = _linalg_checks(data, ctx.quick, ctx.seed)
+    ctx.save_figure(vz.variance_depth_figure(curves), "init_variance.png")
+    return checks
+
+
+def _notes(rand: SVDStudy, dec: SVDStudy, study: FineTuneStudy, memory_r8: dict) -> list[str]:
+    """Stable ranks, the shifted task's accuracies, the transformer's savings at r = 8."""
+    n, t = rand.W.shape[0], memory_r8
+    return [
+        f"Random {n}x{n}: stable rank {stable_rank(rand.W):.1f}; decaying: "
+        f"{stable_rank(dec.W):.2f}.",
+        f"Shifted task: digits rotated by {ROTATION_DEGREES:g} degrees. Pretrained accuracy "
+        f"{study.acc_pretrained:.3f} upright, {study.acc_shifted_before:.3f} rotated; full "
+        f"fine-tuning {study.acc_shifted_full:.3f} rotated (upright falls to "
+        f"{study.acc_upright_after:.3f}).",
+        f"Transformer q,v at r=8: {t['lora_params']:,} of {t['full_params']:,} numbers "
+        f"({t['savings']:.2f}% saved).",
+    ]
+
+
+# ----------------------------------------------------------------------------- checks
+
 
 def _svd_checks(random: SVDStudy, decaying: SVDStudy, S_true: np.ndarray, n: int) -> list[Check]:
+    """Exactness of both SVDs, the quarter-circle law, recovery of the known spectrum."""
     sigma = 1.0 / np.sqrt(n)  # entry std of random_matrix: scaled values x = s / (sigma sqrt n)
     ks = stats.kstest(random.S / (sigma * np.sqrt(n)), quarter_circle_cdf).statistic
     return [
@@ -322,6 +526,7 @@ def _svd_checks(random: SVDStudy, decaying: SVDStudy, S_true: np.ndarray, n: int
 
 
 def _trained_checks(study: FineTuneStudy, spec_W, spec_dW) -> tuple[list[Check], list[dict]]:
+    """dW is lower-rank than W on the hidden layers, and fine-tuning learned the shift."""
     rows = []
     for lw, ld in zip(spec_W.layers, spec_dW.layers, strict=True):
         rows.append(
@@ -364,26 +569,10 @@ def _trained_checks(study: FineTuneStudy, spec_W, spec_dW) -> tuple[list[Check],
 
 def _lora_checks(
     study: FineTuneStudy, adapted: nn.Module, sweep_rows, n: int, memory_r8: dict, seed: int
-):
-    X = torch.as_tensor(study.shifted.X_test)
-    # starts identical: B = 0 makes the adapter's output exactly zero
-    fresh, _ = apply_lora(study.pretrained, 2, alpha=4.0, seed=seed)
-    with torch.no_grad():
-        start_gap = float((fresh(X) - study.pretrained(X)).abs().max())
-        logits = adapted(X)
-        merge_gap = float((merge_lora(adapted)(X) - logits).abs().max() / logits.abs().max())
-    W0 = study.pretrained[0].weight.detach()
-    pissa = LoRALinear(study.pretrained[0], 8, alpha=16.0, init="svd")
-    pissa_gap = float((pissa.merge().weight.detach() - W0).abs().max() / W0.abs().max())
-    # trainable numbers counted by torch on real 768x768 adapters vs r (d_in + d_out)
-    counted = {
-        r: count_parameters(LoRALinear(nn.Linear(n, n), r, alpha=float(r))).trainable
-        for r in MEMORY_RANKS
-        if r <= n
-    }
-    best = max(sweep_rows, key=lambda row: row["accuracy"])
-    small = [row for row in sweep_rows if row["rank"] <= 4]
-    best_small = max(small, key=lambda row: row["accuracy"])
+) -> list[Check]:
+    """LoRA is exact (start, merge, PiSSA init), counts r (d_in + d_out), and learns."""
+    start_gap, merge_gap, pissa_gap = _lora_exactness(study, adapted, seed)
+    counted = _counted_trainable(n)
     return [
         Check.at_most(
             "LoRA starts identical",
@@ -412,50 +601,63 @@ def _lora_checks(
                 f"{memory_r8['savings']:.2f}% saved"
             ),
         ),
-        Check.at_least(
-            "LoRA at rank <= 4 nearly matches full fine-tuning",
-            best_small["accuracy"] - study.acc_shifted_full,
-            -0.03,
-            detail=(
-                f"accuracy r={best_small['rank']} ({best_small['trainable']:,} params) minus full "
-                f"({count_parameters(study.pretrained).total:,} params); best LoRA "
-                f"r={best['rank']}: {best['accuracy']:.3f}"
-            ),
-        ),
+        _lora_accuracy_check(study, sweep_rows),
     ]
 
 
-def _linalg_checks(data: Split, quick: bool, seed: int) -> tuple[list[Check], dict]:
-    from sklearn.decomposition import PCA as SkPCA
+def _lora_exactness(
+    study: FineTuneStudy, adapted: nn.Module, seed: int
+) -> tuple[float, float, float]:
+    """Gaps at LoRA's start (B = 0), after merging the trained adapter, and of PiSSA's init."""
+    X = torch.as_tensor(study.shifted.X_test)
+    fresh, _ = apply_lora(study.pretrained, 2, alpha=4.0, seed=seed)
+    with torch.no_grad():
+        start_gap = float((fresh(X) - study.pretrained(X)).abs().max())
+        logits = adapted(X)
+        merge_gap = float((merge_lora(adapted)(X) - logits).abs().max() / logits.abs().max())
+    W0 = study.pretrained[0].weight.detach()
+    pissa = LoRALinear(study.pretrained[0], 8, alpha=16.0, init="svd")
+    pissa_gap = float((pissa.merge().weight.detach() - W0).abs().max() / W0.abs().max())
+    return start_gap, merge_gap, pissa_gap
 
-    k = 10
-    ref = SkPCA(n_components=k, svd_solver="full").fit(data.X_train.astype(np.float64))
-    gaps = []
-    for method in ("eig", "svd"):
-        p = pca(data.X_train.astype(np.float64), k, method=method)
-        signs = np.sign(np.sum(p.components_ * ref.components_, axis=1))
-        gaps.append(np.abs(p.components_ * signs[:, None] - ref.components_).max())
-        gaps.append(np.abs(p.explained_variance_ - ref.explained_variance_).max())
+
+def _counted_trainable(n: int) -> dict[int, int]:
+    """Trainable numbers counted by torch on real n x n adapters, by rank."""
+    return {
+        r: count_parameters(LoRALinear(nn.Linear(n, n), r, alpha=float(r))).trainable
+        for r in _memory_ranks(n)
+    }
+
+
+def _lora_accuracy_check(study: FineTuneStudy, sweep_rows) -> Check:
+    """The best LoRA run at rank <= 4 against full fine-tuning, on the rotated digits."""
+    best = max(sweep_rows, key=lambda row: row["accuracy"])
+    small = [row for row in sweep_rows if row["rank"] <= 4]
+    best_small = max(small, key=lambda row: row["accuracy"])
+    return Check.at_least(
+        "LoRA at rank <= 4 nearly matches full fine-tuning",
+        best_small["accuracy"] - study.acc_shifted_full,
+        -0.03,
+        detail=(
+            f"accuracy r={best_small['rank']} ({best_small['trainable']:,} params) minus full "
+            f"({count_parameters(study.pretrained).total:,} params); best LoRA "
+            f"r={best['rank']}: {best['accuracy']:.3f}"
+        ),
+    )
+
+
+def _linalg_checks(data: Split, quick: bool, seed: int) -> tuple[list[Check], dict]:
+    """Module 1.3.1: PCA vs scikit-learn, He-init variance through depth, tensor identities."""
+    pca_gap = _pca_gap(data.X_train.astype(np.float64))
     width, depth, n_samples, trials = (128, 30, 128, 3) if quick else (256, 50, 256, 8)
-    settings = {
-        "He, ReLU": ("he", "relu", 1.0),
-        "Xavier, tanh": ("xavier", "tanh", 1.0),
-        "Xavier, ReLU": ("xavier", "relu", 1.0),
-        "He x 1.5, ReLU": ("he", "relu", 1.5),
-    }
-    curves = {
-        label: activation_variance(
-            depth, width, s, a, gain=g, n_samples=n_samples, n_trials=trials, seed=seed
-        )
-        for label, (s, a, g) in settings.items()
-    }
+    curves = _variance_through_depth(depth, width, n_samples, trials, seed)
     # per-layer variance gain, geometric mean over the stack: (Var(z_L) / Var(z_0))^(1/L)
     gain = {k: float((v[-1] / v[0]) ** (1.0 / depth)) for k, v in curves.items()}
     identities = tensor_identities(seed)
     checks = [
         Check.at_most(
             "PCA from scratch equals scikit-learn (up to sign)",
-            float(max(gaps)),
+            pca_gap,
             1e-10,
             detail="max |diff| of components and variances, eig and SVD routes",
         ),
@@ -478,116 +680,42 @@ def _linalg_checks(data: Split, quick: bool, seed: int) -> tuple[list[Check], di
     return checks, curves
 
 
-def run(ctx: LabContext) -> LabResult:
-    with single_thread():
-        return _run(ctx)
+def _pca_gap(X: np.ndarray, k: int = 10) -> float:
+    """Max |diff| of PCA by eig and by SVD against scikit-learn, components up to sign."""
+    from sklearn.decomposition import PCA as SkPCA
+
+    ref = SkPCA(n_components=k, svd_solver="full").fit(X)
+    gaps = []
+    for method in ("eig", "svd"):
+        p = pca(X, k, method=method)
+        signs = np.sign(np.sum(p.components_ * ref.components_, axis=1))
+        gaps.append(np.abs(p.components_ * signs[:, None] - ref.components_).max())
+        gaps.append(np.abs(p.explained_variance_ - ref.explained_variance_).max())
+    return float(max(gaps))
 
 
-def _run(ctx: LabContext) -> LabResult:
-    from dlmath.viz import lowrank as vz
+#: initialization scheme, activation and gain for the variance-through-depth curves
+_INIT_SETTINGS = {
+    "He, ReLU": ("he", "relu", 1.0),
+    "Xavier, tanh": ("xavier", "tanh", 1.0),
+    "Xavier, ReLU": ("xavier", "relu", 1.0),
+    "He x 1.5, ReLU": ("he", "relu", 1.5),
+}
 
-    n = 256 if ctx.quick else 768
-    seed = ctx.seed
-    checks: list[Check] = []
-    notes: list[str] = []
 
-    # 1-2. random and decaying-spectrum matrices
-    W_rand = random_matrix(n, seed)
-    S_true = decaying_spectrum(n)
-    W_dec = matrix_with_spectrum(S_true, n, n, seed=seed + 1)
-    rand, dec = (svd_study(W) for W in ctx.progress([W_rand, W_dec], "SVD"))
-    checks += _svd_checks(rand, dec, S_true, n)
-    ratios = competitor_ratios(W_rand, 16, seed)
-    checks.append(
-        Check.at_least(
-            "Eckart-Young: no other rank-16 approximation does better",
-            min(ratios.values()),
-            1.0,
-            detail="min error / optimal error over " + ", ".join(ratios),
+def _variance_through_depth(
+    depth: int, width: int, n_samples: int, trials: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Activation variance layer by layer for each of ``_INIT_SETTINGS``."""
+    return {
+        label: activation_variance(
+            depth, width, s, a, gain=g, n_samples=n_samples, n_trials=trials, seed=seed
         )
-    )
-    U, S, Vt = randomized_svd(W_dec, 64, seed=seed)
-    rel = np.linalg.norm(W_dec - reconstruct(U, S, Vt)) / np.linalg.norm(W_dec)
-    checks.append(
-        Check.at_most(
-            "randomized SVD within 1% of the Eckart-Young optimum",
-            rel / dec.sweep.frobenius[63] - 1.0,
-            0.01,
-            detail="decaying matrix, r=64, error / optimal - 1",
-        )
-    )
-
-    # 3. trained weights and the fine-tuning update
-    # the digits MLP is small: quick and full mode train it the same way
-    ft = 100
-    study = finetune_study(300, ft, seed=seed)
-    spec_W = analyze_model(study.pretrained, ranks=(1, 4, 8, 16, 64))
-    spec_dW = analyze_weights(study.dW, ranks=(1, 4, 8, 16, 64))
-    trained_checks, spectra_rows = _trained_checks(study, spec_W, spec_dW)
-    checks += trained_checks
-    sweeps = {
-        f"random {n}x{n}": rand.sweep,
-        f"decaying s_i = 1/i, {n}x{n}": dec.sweep,
+        for label, (s, a, g) in _INIT_SETTINGS.items()
     }
-    hidden = list(study.W)[1]  # the 64 x 64 hidden layer
-    sweeps[f"trained MLP W ({hidden})"] = rank_sweep(study.W[hidden])
-    sweeps[f"fine-tuning dW ({hidden})"] = rank_sweep(study.dW[hidden])
-    explicit = {
-        f"random {n}x{n}": (rand.ranks, rand.explicit),
-        f"decaying s_i = 1/i, {n}x{n}": (dec.ranks, dec.explicit),
-    }
-    ctx.save_figure(vz.error_vs_rank_figure(sweeps, explicit), "error_vs_rank.png")
-    ctx.save_figure(vz.quarter_circle_figure(rand.S, n, 1.0 / np.sqrt(n)), "quarter_circle.png")
-    ctx.save_figure(vz.reconstruction_figure(W_dec, dec.reconstructions), "reconstructions.png")
-    spectra = {}
-    for name in study.W:
-        spectra[f"W {name} {study.W[name].shape}"] = spec_W[name].S
-        spectra[f"dW {name}"] = spec_dW[name].S
-    ctx.save_figure(
-        vz.spectra_figure(spectra, title="Pretrained weights W vs fine-tuning update dW"),
-        "trained_spectra.png",
-    )
 
-    # 4. LoRA: memory and fine-tuning
-    tables = {
-        f"{n}x{n}": lora_memory_table([(n, n)], [r for r in MEMORY_RANKS if r <= n]),
-        "d=4096, 32 layers, q and v": lora_memory_table(TRANSFORMER_SHAPES, MEMORY_RANKS),
-    }
-    ctx.save_figure(vz.memory_figure(tables), "memory.png")
-    sweep_rows, adapted = lora_sweep(study, (1, 2, 4, 8), steps=ft, seed=seed)
-    memory_r8 = tables["d=4096, 32 layers, q and v"].rows[MEMORY_RANKS.index(8)]
-    checks += _lora_checks(study, adapted, sweep_rows, n, memory_r8, seed)
-    ctx.save_figure(
-        vz.lora_sweep_figure(
-            sweep_rows, full_acc=study.acc_shifted_full, base_acc=study.acc_shifted_before
-        ),
-        "lora_sweep.png",
-    )
 
-    # 5. module 1.3.1: PCA, initialization, tensor identities
-    linalg_checks, curves = _linalg_checks(study.data, ctx.quick, seed)
-    checks += linalg_checks
-    ctx.save_figure(vz.variance_depth_figure(curves), "init_variance.png")
-
-    t = memory_r8
-    notes += [
-        f"Random {n}x{n}: stable rank {stable_rank(W_rand):.1f}; decaying: "
-        f"{stable_rank(W_dec):.2f}.",
-        f"Shifted task: digits rotated by {ROTATION_DEGREES:g} degrees. Pretrained accuracy "
-        f"{study.acc_pretrained:.3f} upright, {study.acc_shifted_before:.3f} rotated; full "
-        f"fine-tuning {study.acc_shifted_full:.3f} rotated (upright falls to "
-        f"{study.acc_upright_after:.3f}).",
-        f"Transformer q,v at r=8: {t['lora_params']:,} of {t['full_params']:,} numbers "
-        f"({t['savings']:.2f}% saved).",
-    ]
-    tables_out = {
-        "rank_sweep_random": _sweep_rows(rand),
-        "rank_sweep_decaying": _sweep_rows(dec),
-        "trained_spectra": spectra_rows,
-        "lora_sweep": sweep_rows,
-        **{f"memory {k}": _memory_rows(v) for k, v in tables.items()},
-    }
-    return ctx.result(4, TITLE, checks, tables=tables_out, notes=notes)
+# ----------------------------------------------------------------------------- tables
 
 
 def _sweep_rows(study: SVDStudy) -> list[dict]:
