@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import os
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -194,12 +193,3 @@ def _page(results: dict[int, dict[str, Any]], checklist: list[dict[str, Any]], c
 {labs}
 </main></body></html>
 """
-
-
-def lab_summaries(results: Iterable[dict[str, Any]]) -> list[str]:
-    """One line per lab for terminals: ``Lab 1.3.1  PASS  5/5 checks  12.3 s``."""
-    return [
-        f"Lab 1.3.{r['lab']}  {'PASS' if r['passed'] else 'FAIL'}  "
-        f"{sum(c['passed'] for c in r['checks'])}/{len(r['checks'])} checks  {r['seconds']:.1f} s"
-        for r in results
-    ]

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
-import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,11 +178,6 @@ class LabContext:
         return iter(
             tqdm(iterable, desc=desc, total=total, leave=False, disable=not self.show_progress)
         )
-
-    @contextmanager
-    def timed(self) -> Iterator[Callable[[], float]]:
-        start = time.perf_counter()
-        yield lambda: time.perf_counter() - start
 
     def result(self, lab: int, title: str, checks: list[Check], **extra: Any) -> LabResult:
         """Bundle checks with the figures recorded so far."""
