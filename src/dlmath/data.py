@@ -12,7 +12,7 @@ import numpy as np
 
 from dlmath._checks import check_int, check_real
 
-__all__ = ["Split", "digits", "two_moons"]
+__all__ = ["Split", "digits", "rotate_digits", "two_moons"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,22 @@ def two_moons(
     check_real(noise, "noise", low=0.0)
     X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
     return _split(X, y, test_fraction, seed, dtype)
+
+
+def rotate_digits(X: np.ndarray, degrees: float = 30.0) -> np.ndarray:
+    """Digits images seen through a rotated camera: each row of ``X`` (n, 64), an 8x8 image,
+    rotated by ``degrees`` about its centre (bilinear, zero fill outside); returns (n, 64)
+    in ``X``'s dtype. ``X`` is not modified.
+    """
+    from scipy import ndimage
+
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 64 or not np.issubdtype(X.dtype, np.floating):
+        raise TypeError(
+            f"'X' must be a float array of 8x8 digits images, shape (n, 64); "
+            f"got {X.dtype} of shape {X.shape}."
+        )
+    check_real(degrees, "degrees")
+    images = X.reshape(-1, 8, 8)
+    out = ndimage.rotate(images, degrees, axes=(1, 2), reshape=False, order=1, cval=0.0)
+    return out.reshape(len(X), 64).astype(X.dtype)

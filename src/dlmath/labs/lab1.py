@@ -13,7 +13,7 @@ Steps (the module's instructions, then the checks that prove them):
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,10 +29,11 @@ from dlmath.backprop import (
 )
 from dlmath.backprop.losses import cross_entropy_grad
 from dlmath.data import Split, digits
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.labs._contract import Check, LabContext, LabResult, Section, progress_bar
+from dlmath.milestones import milestones_of
 
 TITLE = "Manual backpropagation"
-MILESTONES = ["Manual backprop implementation matches autograd within 1e-6"]
+MILESTONES = milestones_of(1)
 
 MODULE_TOL = 1e-6  # the module's tolerance
 FLOAT64_TOL = 1e-12  # what float64 arithmetic allows for the same computation
@@ -46,6 +47,32 @@ def neuron_loss(x1, x2, w1, w2, b, t):
 
 
 NEURON_INPUTS = {"x1": 2.0, "x2": -1.0, "w1": -0.6, "w2": 0.8, "b": 0.7, "t": 0.5}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and seeds of lab 1: ``n_check`` rows for the numerical gradient check,
+    ``epochs`` of minibatch SGD (batch ``batch_size``, learning rate ``lr``)."""
+
+    quick: bool
+    seed: int
+    n_check: int
+    epochs: int
+    batch_size: int = 32
+    lr: float = 0.1
+    hidden: tuple[int, ...] = (64, 64)
+
+
+def config(quick: bool = False, seed: int = 0) -> Config:
+    """The lab's sizes: ``quick`` for tests (seconds), else the full run."""
+    return Config(quick, seed, n_check=8 if quick else 32, epochs=8 if quick else 40)
+
+
+def setup(cfg: Config) -> tuple[Split, MLP]:
+    """The digits split and the one network that is both gradient-checked and trained."""
+    data = digits(seed=cfg.seed)
+    sizes = [data.n_features, *cfg.hidden, data.n_classes]
+    return data, MLP(sizes, activation="tanh", loss="cross_entropy", seed=cfg.seed)
 
 
 def _targets(mlp: MLP, y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -77,39 +104,27 @@ def _autograd_agreement(data, sizes, seed):
     return summary, main
 
 
-class _Section(NamedTuple):
-    """What one experiment adds to the result; its figures are recorded by ``ctx``."""
-
-    checks: list[Check]
-    tables: dict[str, list[dict]]
-    notes: tuple[str, ...] = ()
-
-
 def run(ctx: LabContext) -> LabResult:
     """The lab's experiments in the order of the module docstring, as one result."""
-    data = digits(seed=ctx.seed)
-    sizes = [data.n_features, 64, 64, data.n_classes]
-    # One network for both: the one whose gradients pass the numerical check is the one trained.
-    mlp = MLP(sizes, activation="tanh", loss="cross_entropy", seed=ctx.seed)
+    cfg = config(ctx.quick, ctx.seed)
+    data, mlp = setup(cfg)
     sections = [
-        _autograd_agreement_section(ctx, data, sizes),
-        _gradient_check_section(ctx, data, mlp),
-        _jacobian_hessian_section(ctx),
-        _scalar_autograd_section(ctx),
-        _softmax_stability_section(),
-        _training_section(ctx, data, mlp),
+        agreement(cfg, data),
+        numerical_check(cfg, data, mlp),
+        jacobians_and_hessian(cfg),
+        scalar_autograd(cfg),
+        softmax_stability(cfg),
+        training(cfg, data, mlp, progress=ctx.progress),
     ]
-    checks = [c for s in sections for c in s.checks]
-    tables = {name: rows for s in sections for name, rows in s.tables.items()}
-    notes = [n for s in sections for n in s.notes]
-    return ctx.result(1, TITLE, checks, tables=tables, notes=notes)
+    return ctx.result(1, TITLE, sections)
 
 
-def _autograd_agreement_section(ctx: LabContext, data: Split, sizes: list[int]) -> _Section:
+def agreement(cfg: Config, data: Split) -> Section:
     """Manual backprop vs torch autograd for every activation and loss, float64 and float32."""
     from dlmath.viz.backprop import plot_agreement, plot_table
 
-    summary, (c64, c32) = _autograd_agreement(data, sizes, ctx.seed)
+    sizes = [data.n_features, *cfg.hidden, data.n_classes]
+    summary, (c64, c32) = _autograd_agreement(data, sizes, cfg.seed)
     worst64 = max(r["float64 max |diff|"] for r in summary)
     worst32 = max(r["float32 max |diff|"] for r in summary)
     checks = [
@@ -142,8 +157,8 @@ def _autograd_agreement_section(ctx: LabContext, data: Split, sizes: list[int]) 
         }
         for a, b in zip(c64.rows, c32.rows, strict=True)
     ]
-    ctx.save_figure(
-        plot_agreement(
+    figures = {
+        "autograd_agreement.png": lambda: plot_agreement(
             {
                 "float64": [r["float64 max |diff|"] for r in per_param],
                 "float32": [r["float32 max |diff|"] for r in per_param],
@@ -152,26 +167,28 @@ def _autograd_agreement_section(ctx: LabContext, data: Split, sizes: list[int]) 
             {"1e-6 (module)": MODULE_TOL, "1e-12 (float64)": FLOAT64_TOL},
             title="Manual backprop vs torch autograd, MLP 64-64-64-10 tanh, cross-entropy",
         ),
-        "autograd_agreement.png",
-    )
-    ctx.save_figure(
-        plot_table(
+        "autograd_table.png": lambda: plot_table(
             summary,
             list(summary[0]),
             title="Manual backprop vs autograd: every activation and loss (batch 64)",
         ),
-        "autograd_table.png",
-    )
+    }
     tables = {
         "autograd agreement, MLP 64-64-64-10 tanh / cross-entropy": per_param,
         "autograd agreement, every activation and loss": summary,
     }
-    return _Section(checks, tables)
+    return Section(
+        "manual backprop vs autograd",
+        checks,
+        tables,
+        values={"float64": c64, "float32": c32, "summary": summary},
+        figures=figures,
+    )
 
 
-def _gradient_check_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
+def numerical_check(cfg: Config, data: Split, mlp: MLP) -> Section:
     """Central differences (float64) against the manual backward, every parameter."""
-    n_check = 8 if ctx.quick else 32
+    n_check = cfg.n_check
     gc = gradient_check(mlp, data.X_train[:n_check], data.y_train[:n_check])
     check = Check.at_most(
         "numerical gradient check",
@@ -180,14 +197,15 @@ def _gradient_check_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
         detail=f"max relative error, all {mlp.n_params:,} parameters",
     )
     rows = [{**r, "shape": str(r["shape"])} for r in gc.rows]
-    return _Section([check], {"numerical gradient check (central differences, eps 1e-5)": rows})
+    table = {"numerical gradient check (central differences, eps 1e-5)": rows}
+    return Section("numerical gradient check", [check], table, values={"check": gc})
 
 
-def _jacobian_hessian_section(ctx: LabContext) -> _Section:
+def jacobians_and_hessian(cfg: Config) -> Section:
     """Every layer's analytic Jacobian and a small network's Hessian against torch.func."""
     from dlmath.viz.backprop import plot_table
 
-    jac = jacobian_checks(seed=ctx.seed)
+    jac = jacobian_checks(seed=cfg.seed)
     check = Check.at_most(
         "Jacobians and Hessian match torch.func",
         max(r["max_abs_diff"] for r in jac),
@@ -195,18 +213,23 @@ def _jacobian_hessian_section(ctx: LabContext) -> _Section:
         detail="max |diff|",
     )
     rows = [{**r, "shape": str(r["shape"])} for r in jac]
-    ctx.save_figure(
-        plot_table(
+    figures = {
+        "jacobian_hessian_checks.png": lambda: plot_table(
             rows,
             ["quantity", "shape", "max_abs_diff", "reference"],
             title="Analytic Jacobians and Hessian vs torch.func (float64)",
-        ),
-        "jacobian_hessian_checks.png",
+        )
+    }
+    return Section(
+        "Jacobians and Hessians",
+        [check],
+        {"Jacobians and Hessian vs torch.func": rows},
+        values={"rows": jac},
+        figures=figures,
     )
-    return _Section([check], {"Jacobians and Hessian vs torch.func": rows})
 
 
-def _scalar_autograd_section(ctx: LabContext) -> _Section:
+def scalar_autograd(cfg: Config) -> Section:
     """The scalar engine on :func:`neuron_loss`: value and gradients vs torch, and its graph."""
     from dlmath.viz.backprop import draw_graph
 
@@ -217,16 +240,16 @@ def _scalar_autograd_section(ctx: LabContext) -> _Section:
         FLOAT64_TOL,
         detail="max |diff| of value and 6 gradients",
     )
-    ctx.save_figure(
-        draw_graph(
-            scalar["root"], title="(tanh(x1 w1 + x2 w2 + b) - t)^2 - log sigmoid(x1 w1 + x2 w2 + b)"
-        ),
-        "computational_graph.png",
+    title = "(tanh(x1 w1 + x2 w2 + b) - t)^2 - log sigmoid(x1 w1 + x2 w2 + b)"
+    return Section(
+        "scalar autograd and its graph",
+        [check],
+        values=scalar,
+        figures={"computational_graph.png": lambda: draw_graph(scalar["root"], title=title)},
     )
-    return _Section([check], {})
 
 
-def _softmax_stability_section() -> _Section:
+def softmax_stability(cfg: Config) -> Section:
     """Softmax cross-entropy and its gradient at logits of +-1e4, against torch."""
     import torch
     import torch.nn.functional as F
@@ -249,25 +272,32 @@ def _softmax_stability_section() -> _Section:
         stable,
         detail=f"loss {loss:.6g} = torch {t_loss.item():.6g}, grads finite",
     )
-    return _Section([check], {})
+    return Section(
+        "softmax cross-entropy at extreme logits",
+        [check],
+        values={"loss": loss, "dZ": dZ, "torch_loss": t_loss.item()},
+    )
 
 
-def _training_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
-    """Minibatch SGD on digits with the manual backward, to the held-out accuracy target."""
+def training(cfg: Config, data: Split, mlp: MLP, *, progress=progress_bar) -> Section:
+    """Minibatch SGD on digits with the manual backward, to the held-out accuracy target.
+
+    Trains ``mlp`` in place (it is the lab's network: the one the gradient check verified).
+    """
     from dlmath.viz.backprop import plot_training_curves
 
-    epochs = 8 if ctx.quick else 40
+    epochs = cfg.epochs
     history = train(
         mlp,
         data.X_train,
         data.y_train,
         epochs=epochs,
-        batch_size=32,
-        lr=0.1,
-        seed=ctx.seed,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        seed=cfg.seed,
         X_test=data.X_test,
         y_test=data.y_test,
-        progress=ctx.progress,
+        progress=progress,
     )
     check = Check.at_least(
         "held-out accuracy on digits",
@@ -287,18 +317,25 @@ def _training_section(ctx: LabContext, data: Split, mlp: MLP) -> _Section:
         }
         for e in range(epochs)
     ]
-    ctx.save_figure(
-        plot_training_curves(
-            history,
-            target_accuracy=TARGET_ACCURACY,
-            title=f"MLP 64-64-64-10 tanh on digits ({len(data.X_train)} train, "
-            f"{len(data.X_test)} held-out images), manual backward",
-        ),
-        "training_curves.png",
+    title = (
+        f"MLP 64-64-64-10 tanh on digits ({len(data.X_train)} train, "
+        f"{len(data.X_test)} held-out images), manual backward"
     )
-    notes = (
+    figures = {
+        "training_curves.png": lambda: plot_training_curves(
+            history, target_accuracy=TARGET_ACCURACY, title=title
+        )
+    }
+    notes = [
         f"Network: {mlp!r}; data: {data!r}.",
         f"After training the gradients still match autograd: max |diff| {after.max_abs:.1e}.",
         "Gradient checks use float64; float32 agreement is measured on the same networks.",
+    ]
+    return Section(
+        "training with the manual backward",
+        [check],
+        {"training (minibatch SGD, lr 0.1, batch 32)": rows},
+        notes,
+        values={"history": history, "after_training": after},
+        figures=figures,
     )
-    return _Section([check], {"training (minibatch SGD, lr 0.1, batch 32)": rows}, notes)

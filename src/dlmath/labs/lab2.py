@@ -12,23 +12,23 @@ The helpers below are what the notebook calls too.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 
 from dlmath import optim
+from dlmath.backprop import MLP
 from dlmath.data import digits
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.labs._contract import Check, LabContext, LabResult, Section, progress_bar
+from dlmath.milestones import milestones_of
 from dlmath.optim import schedules as S
 from dlmath.viz import optim as oviz
+from dlmath.viz.inspect import finite_traces
 
 TITLE = "Optimizers from scratch: SGD, momentum, Adam; schedules; rates vs theory"
-MILESTONES = [
-    "Three optimizers (SGD, Momentum, Adam) implemented",
-    "Convergence comparison plot created",
-]
+MILESTONES = milestones_of(2)
 
 #: label -> (class, hyperparameters other than lr): the optimizers raced in the lab
 SPECS: dict[str, tuple[type, dict[str, Any]]] = {
@@ -56,6 +56,30 @@ TORCH_CASES: list[tuple[str, str, dict[str, Any]]] = [
 #: functions in the speed/stability table; tolerance on the distance to the minimum
 SWEEP_FUNCTIONS = ("rosenbrock", "beale", "himmelblau", "quadratic", "rastrigin")
 TOL = 1e-3
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes of lab 2: ``torch_steps`` compared with torch.optim, ``steps`` per 2-D run over
+    the learning rates ``lrs`` on ``functions``, ``epochs`` of MLP training, ``schedule_steps``."""
+
+    quick: bool
+    seed: int
+    torch_steps: int
+    steps: int
+    functions: tuple[str, ...]
+    lrs: tuple[float, ...]
+    epochs: int
+    schedule_steps: int = 100
+    kappas: tuple[float, ...] = (10, 100, 1000)
+
+
+def config(quick: bool = False, seed: int = 0) -> Config:
+    """The lab's sizes: ``quick`` for tests (seconds), else the full run."""
+    if quick:
+        lrs = tuple(np.logspace(-3.5, 0, 8))
+        return Config(quick, seed, 100, 300, ("rosenbrock", "himmelblau", "quadratic"), lrs, 5)
+    return Config(quick, seed, 500, 2000, SWEEP_FUNCTIONS, tuple(np.logspace(-4, 0.5, 19)), 40)
 
 
 def make(label: str, params: list[np.ndarray], lr: Any) -> optim.Optimizer:
@@ -153,93 +177,46 @@ MLP_LRS = {
 
 
 def train_digits(
-    epochs: int, *, batch_size: int = 64, hidden: int = 32, seed: int = 0
-) -> tuple[dict[str, dict[str, list[float]]], str]:
-    """Train the Lab 1 MLP (64-hidden-10, tanh) on digits with every optimizer.
+    epochs: int, *, batch_size: int = 64, hidden: int = 32, seed: int = 0, progress=None
+) -> dict[str, dict[str, list[float]]]:
+    """Train the Lab 1 MLP (64-hidden-10, tanh, ``dlmath.backprop.MLP``) on digits with every
+    optimizer of :data:`SPECS` at its :data:`MLP_LRS` learning rate.
 
     Same initialization and minibatch order for all; returns per optimizer the training
-    loss (mean over the epoch's batches, epoch 0 = before training) and test accuracy,
-    plus the name of the model used (``dlmath.backprop.MLP``, or the torch fallback).
+    loss (mean over the epoch's batches, epoch 0 = before training) and test accuracy.
     """
     data = digits(seed=seed)
     histories = {}
-    for label in SPECS:
-        model = _DigitsModel(data.n_features, hidden, data.n_classes, seed)
-        opt = make(label, model.params, MLP_LRS[label])
+    labels = progress(SPECS, "optimizers on digits") if progress else SPECS
+    for label in labels:
+        mlp = MLP([data.n_features, hidden, data.n_classes], activation="tanh",
+                  loss="cross_entropy", seed=seed)  # fmt: skip
+        opt = make(label, mlp.params, MLP_LRS[label])
         rng = np.random.default_rng(seed)
-        h = {"train_loss": [model.loss(data.X_train, data.y_train)],
-             "test_accuracy": [model.accuracy(data.X_test, data.y_test)]}  # fmt: skip
+        h = {"train_loss": [mlp.loss_value(data.X_train, data.y_train)],
+             "test_accuracy": [mlp.accuracy(data.X_test, data.y_test)]}  # fmt: skip
         for _ in range(epochs):
             order = rng.permutation(len(data.X_train))
             losses = []
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
-                loss, grads = model.loss_and_grads(data.X_train[idx], data.y_train[idx])
+                loss, grads = mlp.loss_and_grads(data.X_train[idx], data.y_train[idx])
                 opt.step(grads)
                 losses.append(loss)
             h["train_loss"].append(float(np.mean(losses)))
-            h["test_accuracy"].append(model.accuracy(data.X_test, data.y_test))
+            h["test_accuracy"].append(mlp.accuracy(data.X_test, data.y_test))
         histories[label] = h
-    return histories, model.kind
+    return histories
 
 
-class _DigitsModel:
-    """The Lab 1 MLP when ``dlmath.backprop`` is available, else a torch twin whose
-    parameters are trained through NumPy views (``p.detach().numpy()``)."""
-
-    def __init__(self, d_in: int, hidden: int, d_out: int, seed: int) -> None:
-        try:
-            from dlmath.backprop import MLP
-
-            self.mlp = MLP(
-                [d_in, hidden, d_out], activation="tanh", loss="cross_entropy", seed=seed
-            )
-            self.params = self.mlp.params  # a dict; the optimizer updates these in place
-            self.kind = "dlmath.backprop.MLP"
-        except ImportError:  # Lab 1 not installed: same network in torch, autograd grads
-            from dlmath.nets import torch_mlp
-
-            self.mlp = None
-            self.net = torch_mlp([d_in, hidden, d_out], "tanh", seed=seed, dtype=_torch().float64)
-            self.params = [p.detach().numpy() for p in self.net.parameters()]
-            self.kind = "dlmath.nets.torch_mlp (autograd)"
-
-    def loss_and_grads(self, X: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
-        if self.mlp is not None:
-            return self.mlp.loss_and_grads(X, y)
-        torch = _torch()
-        self.net.zero_grad()
-        loss = torch.nn.functional.cross_entropy(self.net(torch.from_numpy(X)), torch.from_numpy(y))
-        loss.backward()
-        return float(loss), [p.grad.numpy() for p in self.net.parameters()]
-
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        if self.mlp is not None:
-            return self.mlp.loss_value(X, y)
-        return self.loss_and_grads(X, y)[0]
-
-    def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
-        if self.mlp is not None:
-            return self.mlp.accuracy(X, y)
-        torch = _torch()
-        with torch.no_grad():
-            return float((self.net(torch.from_numpy(X)).argmax(1).numpy() == y).mean())
-
-
-def _torch():
-    import torch
-
-    return torch
-
-
-# --- the lab ------------------------------------------------------------------------------
-def _torch_checks(ctx: LabContext, tables: dict) -> list[Check]:
-    steps = 100 if ctx.quick else 500
+# --- the lab's experiments ---------------------------------------------------------------
+def equal_to_torch(cfg: Config) -> Section:
+    """Every optimizer against its ``torch.optim`` twin over ``cfg.torch_steps`` steps."""
+    steps = cfg.torch_steps
     rows = torch_equality(steps=steps)
-    tables["equal to torch.optim"] = rows
     three = max(r["max_rel_diff"] for r in rows if r["optimizer"] in ("SGD", "Momentum", "Adam"))
     every = max(r["max_rel_diff"] for r in rows)
-    return [
+    checks = [
         Check.at_most(
             "Three optimizers (SGD, Momentum, Adam) implemented and equal to torch.optim",
             three,
@@ -253,14 +230,16 @@ def _torch_checks(ctx: LabContext, tables: dict) -> list[Check]:
             detail="max rel diff, all 8 configurations",
         ),
     ]
+    return Section(
+        "equal to torch.optim", checks, {"equal to torch.optim": rows}, values={"rows": rows}
+    )
 
 
-def _race(ctx: LabContext, tables: dict) -> list[Check]:
-    steps = 300 if ctx.quick else 2000
-    names = ("rosenbrock", "himmelblau", "quadratic") if ctx.quick else SWEEP_FUNCTIONS
-    lrs = np.logspace(-3.5, 0, 8) if ctx.quick else np.logspace(-4, 0.5, 19)
+def race(cfg: Config, *, progress=progress_bar) -> Section:
+    """Every optimizer on the 2-D test functions: lr sweeps, trajectories, convergence."""
+    steps, lrs = cfg.steps, np.array(cfg.lrs)
     summary, panels, sweeps_by_fn = [], [], {}
-    for name in ctx.progress(names, "lr sweeps"):
+    for name in progress(cfg.functions, "lr sweeps"):
         fn = optim.FUNCTIONS[name]()
         sweeps_by_fn[name] = sweep(fn, lrs, steps)
         rows = summarize(name, sweeps_by_fn[name])
@@ -270,54 +249,77 @@ def _race(ctx: LabContext, tables: dict) -> list[Check]:
     escapes = {lab: optim.minimize(sad.f, sad.grad, sad.x0, partial(make, lab, lr=0.05), 60)
                for lab in SPECS}  # fmt: skip
     panels.append((sad, escapes))
-    tables["speed and stability (steps to |x - x*| <= 1e-3 at the best lr)"] = summary
-    ctx.save_figure(oviz.trajectory_grid(panels), "trajectories.png")
     rosen, rosen_trajs = panels[0]
-    path = ctx.save_figure(oviz.plot_convergence(rosen, rosen_trajs), "convergence.png")
     quad = next(p for p in panels if p[0].name.startswith("quadratic"))
-    ctx.save_figure(oviz.plot_convergence(*quad), "convergence_quadratic.png")
-    ctx.save_figure(oviz.plot_lr_sweep(sweeps_by_fn["rosenbrock"], "rosenbrock"), "lr_sweep.png")
+    convergence = oviz.plot_convergence(rosen, rosen_trajs)
+    curves = finite_traces(convergence)
     short = {k: _head(t, 300) for k, t in rosen_trajs.items()}
-    ctx.save_html(oviz.trajectory_animation(rosen, short), "trajectories_interactive.html")
-    return [
-        Check.holds(
-            "Convergence comparison plot created",
-            path.exists() and path.stat().st_size > 0,
-            detail=f"{path.name}: loss gap and distance to minimum, {len(rosen_trajs)} optimizers",
-        ),
+    check = Check.holds(
+        "Convergence comparison plot created",
+        curves >= 2 * len(rosen_trajs) >= 6,
+        detail=f"convergence.png: loss gap and distance to minimum, {len(rosen_trajs)} "
+        f"optimizers, {curves} finite curves",
+    )
+    figures = {
+        "trajectories.png": lambda: oviz.trajectory_grid(panels),
+        "convergence.png": lambda: convergence,
+        "convergence_quadratic.png": lambda: oviz.plot_convergence(*quad),
+        "lr_sweep.png": lambda: oviz.plot_lr_sweep(sweeps_by_fn["rosenbrock"], "rosenbrock"),
+        "trajectories_interactive.html": lambda: oviz.trajectory_animation(rosen, short),
+    }
+    table = {"speed and stability (steps to |x - x*| <= 1e-3 at the best lr)": summary}
+    notes = [
+        "Speed/stability: best lr = fewest steps to |x - x*| <= 1e-3 in a log-spaced sweep; "
+        "largest stable lr = largest swept lr that neither diverged nor ended farther away."
     ]
+    return Section(
+        "racing on 2-D test functions",
+        [check],
+        table,
+        notes,
+        values={"summary": summary, "panels": panels, "sweeps": sweeps_by_fn},
+        figures=figures,
+    )
 
 
 def _head(traj: optim.Trajectory, k: int) -> optim.Trajectory:
-    return optim.Trajectory(traj.points[: k + 1], traj.losses[: k + 1], traj.grad_norms[: k + 1],
-                            traj.status, traj.message)  # fmt: skip
+    return optim.Trajectory(
+        traj.points[: k + 1],
+        traj.losses[: k + 1],
+        traj.grad_norms[: k + 1],
+        traj.status,
+        traj.message,
+    )
 
 
-def _schedule_check(ctx: LabContext, tables: dict) -> list[Check]:
-    n = 100
+def schedules(cfg: Config) -> Section:
+    """One of each learning-rate schedule, equal to ``torch.optim.lr_scheduler``."""
+    n = cfg.schedule_steps
     scheds = example_schedules(n)
-    ctx.save_figure(oviz.plot_schedules(scheds, n), "schedules.png")
     diffs = {
         k: float(np.abs(s.values(n) - optim.torch_schedule_values(s, n)).max())
         for k, s in scheds.items()
     }
-    tables["schedules vs torch.optim.lr_scheduler"] = [
-        {"schedule": k, "max_abs_diff": v} for k, v in diffs.items()
-    ]
-    return [
-        Check.at_most(
-            "learning-rate schedules equal torch.optim.lr_scheduler",
-            max(diffs.values()),
-            1e-12,
-            detail=f"max |lr diff| over {n} steps, {len(scheds)} schedules",
-        )
-    ]
+    check = Check.at_most(
+        "learning-rate schedules equal torch.optim.lr_scheduler",
+        max(diffs.values()),
+        1e-12,
+        detail=f"max |lr diff| over {n} steps, {len(scheds)} schedules",
+    )
+    table = [{"schedule": k, "max_abs_diff": v} for k, v in diffs.items()]
+    return Section(
+        "learning-rate schedules",
+        [check],
+        {"schedules vs torch.optim.lr_scheduler": table},
+        values={"schedules": scheds},
+        figures={"schedules.png": lambda: oviz.plot_schedules(scheds, n)},
+    )
 
 
-def _rates(ctx: LabContext, tables: dict) -> list[Check]:
-    results = [optim.measure_rates(k) for k in ctx.progress((10, 100, 1000), "rates")]
-    ctx.save_figure(oviz.plot_rates(results), "rates_vs_theory.png")
-    tables["convergence rates vs theory"] = [
+def rates(cfg: Config, *, progress=progress_bar) -> Section:
+    """Measured linear rates of GD and heavy ball on quadratics vs the optimal theory."""
+    results = [optim.measure_rates(k) for k in progress(cfg.kappas, "rates")]
+    table = [
         {
             "kappa": r.kappa,
             "GD theory": r.gd_theory,
@@ -328,59 +330,56 @@ def _rates(ctx: LabContext, tables: dict) -> list[Check]:
         }
         for r in results
     ]
-    return [
-        Check.at_most(
-            "measured rates match theory (GD (k-1)/(k+1), heavy ball (sqrt k-1)/(sqrt k+1))",
-            max(r.max_rel_deviation for r in results),
-            0.02,
-            detail="max rel deviation, kappa in {10, 100, 1000}",
-        )
-    ]
+    check = Check.at_most(
+        "measured rates match theory (GD (k-1)/(k+1), heavy ball (sqrt k-1)/(sqrt k+1))",
+        max(r.max_rel_deviation for r in results),
+        0.02,
+        detail="max rel deviation, kappa in {10, 100, 1000}",
+    )
+    return Section(
+        "convergence rates vs theory",
+        [check],
+        {"convergence rates vs theory": table},
+        values={"results": results},
+        figures={"rates_vs_theory.png": lambda: oviz.plot_rates(results)},
+    )
 
 
-def _mlp(ctx: LabContext, tables: dict, notes: list[str]) -> list[Check]:
-    epochs = 5 if ctx.quick else 40
-    histories, kind = train_digits(epochs, seed=ctx.seed)
-    notes.append(f"MLP training used {kind}.")
-    ctx.save_figure(oviz.plot_loss_curves(histories), "mlp_loss_curves.png")
-    tables["MLP on digits"] = [
+def mlp_training(cfg: Config, *, progress=progress_bar) -> Section:
+    """Every optimizer trains the Lab 1 MLP on digits (:func:`train_digits`)."""
+    epochs = cfg.epochs
+    histories = train_digits(epochs, seed=cfg.seed, progress=progress)
+    table = [
         {"optimizer": k, "lr": MLP_LRS[k], "final train loss": h["train_loss"][-1],
          "test accuracy": h["test_accuracy"][-1]}
         for k, h in histories.items()
     ]  # fmt: skip
     best = max(h["test_accuracy"][-1] for h in histories.values())
     decreased = all(h["train_loss"][-1] < h["train_loss"][0] for h in histories.values())
-    return [
-        Check.at_least(
-            "the optimizers train the Lab 1 MLP on digits",
-            best if decreased else 0.0,
-            0.9,
-            detail=f"best test accuracy, {epochs} epochs (all 7 losses decreased: {decreased})",
-        )
-    ]
+    check = Check.at_least(
+        "the optimizers train the Lab 1 MLP on digits",
+        best if decreased else 0.0,
+        0.9,
+        detail=f"best test accuracy, {epochs} epochs (all 7 losses decreased: {decreased})",
+    )
+    return Section(
+        "training the Lab 1 MLP",
+        [check],
+        {"MLP on digits": table},
+        ["MLP training used dlmath.backprop.MLP."],
+        values={"histories": histories},
+        figures={"mlp_loss_curves.png": lambda: oviz.plot_loss_curves(histories)},
+    )
 
 
 def run(ctx: LabContext) -> LabResult:
-    tables: dict[str, list[dict]] = {}
-    notes: list[str] = []
-    checks = _torch_checks(ctx, tables)
-    checks += _race(ctx, tables)
-    checks += _schedule_check(ctx, tables)
-    checks += _rates(ctx, tables)
-    checks += _mlp(ctx, tables, notes)
-    notes.append(
-        "Speed/stability: best lr = fewest steps to |x - x*| <= 1e-3 in a log-spaced sweep; "
-        "largest stable lr = largest swept lr that neither diverged nor ended farther away."
-    )
-    return ctx.result(2, TITLE, checks, tables=_finite(tables), notes=notes)
-
-
-def _finite(tables: dict) -> dict:
-    """JSON-safe tables: non-finite floats become None."""
-
-    def clean(v):
-        return None if isinstance(v, float) and not math.isfinite(v) else v
-
-    return {
-        k: [{c: clean(v) for c, v in row.items()} for row in rows] for k, rows in tables.items()
-    }
+    """The lab's experiments in order, as one result."""
+    cfg = config(ctx.quick, ctx.seed)
+    sections = [
+        equal_to_torch(cfg),
+        race(cfg, progress=ctx.progress),
+        schedules(cfg),
+        rates(cfg, progress=ctx.progress),
+        mlp_training(cfg, progress=ctx.progress),
+    ]
+    return ctx.result(2, TITLE, sections)

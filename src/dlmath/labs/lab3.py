@@ -12,17 +12,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dlmath.data import Split, digits, two_moons
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.labs._contract import Check, LabContext, LabResult, Section
 from dlmath.landscape import (
-    Trajectory,
+    Run,
+    dense_hessian,
+    fd_hessian_error,
     find_critical_points,
     flat_mask,
     grid_values,
@@ -31,248 +34,101 @@ from dlmath.landscape import (
     loss_interpolation,
     loss_points,
     loss_surface,
+    model_state,
     pca_directions,
+    plane_grid,
+    pointwise_loss,
     random_direction,
+    same_state,
     slice_function,
-    train_with_snapshots,
+    train_runs,
 )
-from dlmath.nets import torch_mlp
+from dlmath.landscape.reference import write_weights
+from dlmath.milestones import milestones_of
+from dlmath.nets import accuracy
 from dlmath.optim import SGD, Adam, himmelblau, saddle
+from dlmath.viz.inspect import finite_traces
 
 TITLE = "Loss landscapes: slices, trajectories, critical points, sharpness"
-MILESTONES = [
-    "2D and 3D loss landscape visualizations complete",
-    "Overlay optimization trajectory on landscape",
-    "Identify local minima, saddle points, flat regions",
-]
+MILESTONES = milestones_of(3)
 
-#: 2-D functions of a torch tensor, for torch.func derivatives: Lab 2's (their f takes
-#: tensors) and the monkey saddle, whose Hessian vanishes at its critical point.
-TORCH_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "himmelblau": himmelblau().f,
-    "monkey saddle": lambda v: v[0] ** 3 - 3 * v[0] * v[1] ** 2,
-    "saddle": saddle().f,
-}
-
-#: the static and interactive files the first milestone asks for
-_LANDSCAPE_FILES = frozenset(
-    {
-        "digits_pca_contour.png",
-        "digits_pca_surface3d.png",
-        "digits_pca_surface.html",
-        "digits_random_slice.png",
-        "digits_random_slice.html",
-    }
-)
-_SLICE_LABELS = {"xlabel": "alpha (filter-normalized d1)", "ylabel": "beta (filter-normalized d2)"}
+#: a training problem: its data and its runs (one per optimizer)
+Problem = tuple[Split, dict[str, Run]]
 
 
-@dataclass
-class Run:
-    """One training run: the trained model, its initial weights and the trajectory."""
+@dataclass(frozen=True)
+class Config:
+    """Sizes and seeds of lab 3 (``quick``: seconds for the tests; else the full run)."""
 
-    name: str
-    model: nn.Module
-    init: list[np.ndarray]
-    trajectory: Trajectory
-
-
-def train_runs(
-    sizes: list[int],
-    activation: str,
-    X,
-    y,
-    *,
-    epochs: int,
-    batch_size: int | None,
-    lrs: dict[str, float],
-    seed: int,
-    every: int = 1,
-) -> dict[str, Run]:
-    """Train the same initial network with SGD (momentum 0.9) and with Adam, keeping snapshots."""
-    makers = {
-        "SGD": lambda p: SGD(p, lr=lrs["SGD"], momentum=0.9),
-        "Adam": lambda p: Adam(p, lr=lrs["Adam"]),
-    }
-    runs = {}
-    for name, make in makers.items():
-        model = torch_mlp(sizes, activation, seed=seed, dtype=torch.float64)
-        init = [p.detach().numpy().copy() for p in model.parameters()]
-        traj = train_with_snapshots(
-            model,
-            F.cross_entropy,
-            X,
-            y,
-            make,
-            epochs,
-            batch_size=batch_size,
-            seed=seed,
-            every=every,
-        )
-        runs[name] = Run(name, model, init, traj)
-    return runs
+    quick: bool
+    seed: int
+    digits_sizes: tuple[int, ...]
+    digits_epochs: int
+    moons_n: int
+    moons_epochs: int
+    moons_every: int
+    n_grid: int  # landscape grid per axis
+    critical_grid: int  # Himmelblau grid per axis
+    slice_grid: int  # monkey saddle and network-slice grid per axis
+    n_starts: int  # Newton starts per basin
+    sharpness_points: int  # snapshots along each run for the top eigenvalue
+    trace_samples: int  # Hutchinson probes
 
 
-def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows of ``X`` whose arg-max logit is the label."""
-    with torch.no_grad():
-        return float((model(torch.as_tensor(X)).argmax(1).numpy() == y).mean())
-
-
-def plane_grid(trajectory: np.ndarray, n: int, margin: float = 0.25) -> tuple[np.ndarray, ...]:
-    """Grid axes covering a projected trajectory (T, 2) with a margin on every side."""
-    lo, hi = trajectory.min(axis=0), trajectory.max(axis=0)
-    pad = margin * np.maximum(hi - lo, 1e-3)
-    return np.linspace(lo[0] - pad[0], hi[0] + pad[0], n), np.linspace(
-        lo[1] - pad[1], hi[1] + pad[1], n
-    )
-
-
-def model_state(model: nn.Module) -> tuple:
-    """Everything loss_surface promises not to touch: values, flags, grads, mode."""
-    return (
-        [p.detach().clone() for p in model.parameters()],
-        [p.requires_grad for p in model.parameters()],
-        [p.grad for p in model.parameters()],
-        [m.training for m in model.modules()],
-    )
-
-
-def same_state(a: tuple, b: tuple) -> bool:
-    """Whether two :func:`model_state` snapshots are identical."""
-    return all(torch.equal(x, y) for x, y in zip(a[0], b[0], strict=True)) and a[1:] == b[1:]
-
-
-def _write_weights(model: nn.Module, weights) -> None:
-    """Overwrite ``model``'s parameters, in order, with arrays or tensors of their shapes."""
-    torch.nn.utils.vector_to_parameters(
-        torch.cat([torch.as_tensor(w).reshape(-1) for w in weights]), model.parameters()
-    )
-
-
-def pointwise_loss(model: nn.Module, X, y, theta: list[torch.Tensor]) -> float:
-    """Reference: write the weights into a copy of the model and evaluate (the slow way)."""
-    clone = copy.deepcopy(model)
-    _write_weights(clone, theta)
-    with torch.no_grad():
-        return float(F.cross_entropy(clone(torch.as_tensor(X)), torch.as_tensor(y)))
-
-
-def dense_hessian(model: nn.Module, X, y) -> np.ndarray:
-    """Reference: the full Hessian of the cross-entropy by ``torch.func.hessian`` (n x n)."""
-    from torch.func import functional_call, hessian
-
-    named = list(model.named_parameters())
-    flat = torch.cat([p.detach().reshape(-1) for _, p in named])
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
-
-    def loss(v: torch.Tensor) -> torch.Tensor:
-        parts = torch.split(v, [p.numel() for _, p in named])
-        weights = {n: w.reshape(p.shape) for (n, p), w in zip(named, parts, strict=True)}
-        return F.cross_entropy(functional_call(model, weights, (Xt,)), yt)
-
-    return hessian(loss)(flat).numpy()
-
-
-def _fd_hessian_error(h: Callable, x: np.ndarray, eps: float = 1e-4) -> float:
-    """Relative difference between torch.func's 2x2 Hessian and a finite-difference one."""
-    from torch.func import hessian
-
-    xt = torch.as_tensor(x)
-    H = hessian(h)(xt).numpy()
-    E = np.eye(2) * eps
-    with torch.no_grad():
-        val = lambda d: float(h(xt + torch.as_tensor(d)))  # noqa: E731
-        H_fd = np.array(
-            [
-                [
-                    (val(E[i] + E[j]) - val(E[i] - E[j]) - val(E[j] - E[i]) + val(-E[i] - E[j]))
-                    / (4 * eps**2)
-                    for j in range(2)
-                ]
-                for i in range(2)
-            ]
-        )
-    return float(np.abs(H - H_fd).max() / max(np.abs(H).max(), 1e-12))
-
-
-def _random_plane(model: nn.Module, X, y, seeds: tuple[int, int], n: int, progress: bool):
-    """Two filter-normalized random directions and the loss over [-1, 1]^2 spanned by them."""
-    dirs = [random_direction(model, seed=seed, normalization="filter") for seed in seeds]
-    s = np.linspace(-1.0, 1.0, n)
-    return dirs, s, loss_surface(model, F.cross_entropy, X, y, dirs, s, s, progress=progress)
+def config(quick: bool = False, seed: int = 0) -> Config:
+    """The lab's sizes: ``quick`` for tests (seconds), else the full run."""
+    if quick:
+        return Config(quick, seed, (64, 32, 10), 4, 300, 60, 2, 11, 31, 15, 3, 3, 50)
+    return Config(quick, seed, (64, 64, 64, 10), 25, 500, 300, 5, 41, 81, 41, 8, 10, 300)
 
 
 # ----------------------------------------------------------------------------- the lab
 
 
-@dataclass
-class _Part:
-    """What one part of the lab adds to the result."""
-
-    checks: list[Check]
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-
 def run(ctx: LabContext) -> LabResult:
     """Train both networks, then draw and check landscapes, critical points and sharpness."""
-    d, digit_runs = _train_digits(ctx)
-    m, moon_runs = _train_moons(ctx)
-    training = _training({"digits": (d, digit_runs), "two moons": (m, moon_runs)})
-    landscapes = _digits_landscapes(ctx, digit_runs, d.X_train, d.y_train)
-    critical = _critical_points(ctx, moon_runs["Adam"], m.X_train, m.y_train)
-    sharpness = _sharpness(ctx, {"two moons": (m, moon_runs), "digits": (d, digit_runs)})
-    # measured last, since they need every figure, but listed right after training
-    milestones = _figure_milestones(ctx)
-    parts = [training, milestones, landscapes, critical, sharpness]
-    return ctx.result(
-        3,
-        TITLE,
-        [c for p in parts for c in p.checks],
-        tables={k: v for p in parts for k, v in p.tables.items()},
-        notes=[n for p in parts for n in p.notes],
-    )
+    cfg = config(ctx.quick, ctx.seed)
+    trained = train(cfg)
+    problems = trained["problems"]
+    sections = [
+        trained,
+        digits_landscapes(cfg, problems["digits"], progress=ctx.show_progress),
+        critical_points(cfg, problems["two moons"]),
+        sharpness(cfg, problems),
+    ]
+    return ctx.result(3, TITLE, sections)
 
 
 # ----------------------------------------------------------------------------- training
 
 
-def _train_digits(ctx: LabContext) -> tuple[Split, dict[str, Run]]:
-    """The digits MLP (ReLU), minibatch SGD and Adam."""
-    d = digits(seed=ctx.seed)
-    runs = train_runs(
-        [64, 32, 10] if ctx.quick else [64, 64, 64, 10],
+def train(cfg: Config) -> Section:
+    """The digits MLP (ReLU, minibatch) and a two-moons network (tanh, full batch), each
+    trained with SGD (momentum 0.9) and Adam from the same start, snapshots kept."""
+    d = digits(seed=cfg.seed)
+    digit_runs = train_runs(
+        cfg.digits_sizes,
         "relu",
         d.X_train,
         d.y_train,
-        epochs=4 if ctx.quick else 25,
+        epochs=cfg.digits_epochs,
         batch_size=64,
-        lrs={"SGD": 0.05, "Adam": 3e-3},
-        seed=ctx.seed,
+        optimizers=_optimizers(sgd=0.05, adam=3e-3),
+        seed=cfg.seed,
     )
-    return d, runs
-
-
-def _train_moons(ctx: LabContext) -> tuple[Split, dict[str, Run]]:
-    """A small tanh network on two moons, full-batch SGD and Adam."""
-    m = two_moons(n=300 if ctx.quick else 500, noise=0.15, seed=ctx.seed)
-    runs = train_runs(
+    m = two_moons(n=cfg.moons_n, noise=0.15, seed=cfg.seed)
+    moon_runs = train_runs(
         [2, 16, 16, 2],
         "tanh",
         m.X_train,
         m.y_train,
-        epochs=60 if ctx.quick else 300,
+        epochs=cfg.moons_epochs,
         batch_size=None,
-        lrs={"SGD": 0.2, "Adam": 0.03},
-        seed=ctx.seed,
-        every=2 if ctx.quick else 5,
+        optimizers=_optimizers(sgd=0.2, adam=0.03),
+        seed=cfg.seed,
+        every=cfg.moons_every,
     )
-    return m, runs
-
-
-def _training(problems: dict[str, tuple[Split, dict[str, Run]]]) -> _Part:
-    """Loss and test accuracy of every run; all four must have learned."""
+    problems = {"digits": (d, digit_runs), "two moons": (m, moon_runs)}
     rows = [
         {
             "data": data,
@@ -291,61 +147,127 @@ def _training(problems: dict[str, tuple[Split, dict[str, Run]]]) -> _Part:
         0.85,
         detail="lowest test accuracy of the 4 runs",
     )
-    return _Part([check], {"training": rows})
+    return Section("training", [check], {"training": rows}, values={"problems": problems})
 
 
-def _figure_milestones(ctx: LabContext) -> _Part:
-    """The first two milestones: the landscape files exist and the trajectory is drawn."""
-    written = set(ctx.figures) | set(ctx.interactive)
-    return _Part(
-        [
-            Check.holds(
-                "2D and 3D loss landscape visualizations complete",
-                written >= _LANDSCAPE_FILES,
-                detail=f"{len(_LANDSCAPE_FILES & written)}/{len(_LANDSCAPE_FILES)} contour, 3-D "
-                "and interactive files written",
-            ),
-            Check.holds(
-                "Overlay optimization trajectory on landscape",
-                "digits_pca_contour.png" in written,
-                detail="Adam's path on its PCA plane (contour and 3-D HTML)",
-            ),
-        ]
-    )
+def _optimizers(sgd: float, adam: float) -> dict[str, Callable]:
+    return {
+        "SGD": lambda p: SGD(p, lr=sgd, momentum=0.9),
+        "Adam": lambda p: Adam(p, lr=adam),
+    }
 
 
 # ----------------------------------------------------------------------------- landscapes
 
+#: the static and interactive figures the first milestone asks for
+LANDSCAPE_FIGURES = (
+    "digits_pca_contour.png",
+    "digits_pca_surface3d.png",
+    "digits_pca_surface.html",
+    "digits_random_slice.png",
+    "digits_random_slice.html",
+)
 
-def _digits_landscapes(ctx: LabContext, runs: dict[str, Run], X, y) -> _Part:
-    """The digits MLP's PCA plane, random slice and interpolation; none may touch the model."""
-    n_grid = 11 if ctx.quick else 41
+
+def digits_landscapes(cfg: Config, problem: Problem, *, progress: bool = True) -> Section:
+    """The digits MLP's PCA plane (Adam's path on it), a random filter-normalized slice
+    around the SGD solution and the line from initialization to solution, each checked
+    against a point-by-point reference; none may touch the model."""
+    split, runs = problem
+    X, y, n_grid = split.X_train, split.y_train, cfg.n_grid
     adam = runs["Adam"]
     before = model_state(adam.model)
-    plane = _pca_plane(ctx, adam, X, y, n_grid)
-    slice_check = _random_slice(ctx, runs["SGD"], X, y, n_grid)
-    interpolation_check = _interpolation(ctx, runs, X, y, n_grid)
+    plane = _pca_plane(adam, X, y, n_grid, progress)
+    random_slice = _random_slice(cfg, runs["SGD"], X, y, progress)
+    line = _interpolation(runs, X, y, n_grid)
     untouched = Check.holds(
         "loss_surface leaves the model untouched",
         same_state(before, model_state(adam.model)),
         detail="parameters, requires_grad, grads and modes identical",
     )
-    checks = [*plane.checks, slice_check, interpolation_check, untouched]
-    return _Part(checks, plane.tables, plane.notes)
+    figures = {**plane.figures, **random_slice.figures, **line.figures}
+    drawn = {name: finite_traces(figures[name]()) for name in LANDSCAPE_FIGURES}
+    path_drawn = finite_traces(figures["digits_pca_contour.png"]()) - 1  # less the contour
+    milestones = [
+        Check.holds(
+            "2D and 3D loss landscape visualizations complete",
+            all(n >= 1 for n in drawn.values()),
+            detail=f"{sum(n >= 1 for n in drawn.values())}/{len(drawn)} contour, 3-D and "
+            "interactive figures drawn with finite data",
+        ),
+        Check.holds(
+            "Overlay optimization trajectory on landscape",
+            path_drawn >= 1,
+            detail="Adam's path on its PCA plane (contour and 3-D HTML)",
+        ),
+    ]
+    checks = [*milestones, *plane.checks, *random_slice.checks, *line.checks, untouched]
+    return Section(
+        "loss landscapes of the digits MLP",
+        checks,
+        plane.tables,
+        plane.notes,
+        values={**plane.values, **random_slice.values, **line.values},
+        figures=figures,
+    )
 
 
-def _pca_plane(ctx: LabContext, adam: Run, X, y, n_grid: int) -> _Part:
+def _drawn(fig):
+    """Close a figure drawn for a section at once: it is saved or displayed later from the
+    object, and a closed figure is not shown a second time by Jupyter's inline backend."""
+    if hasattr(fig, "savefig"):
+        plt.close(fig)
+    return lambda: fig
+
+
+def _pca_plane(adam: Run, X, y, n_grid: int, progress) -> Section:
     """Loss over the PCA plane of Adam's path, centred at its final weights, path drawn on it."""
+    from dlmath.viz.landscape import plot_contour, plot_surface3d, plotly_surface
+
     pca = pca_directions(adam.trajectory.snapshots)
     a, b = plane_grid(pca.trajectory, n_grid)
-    Z = loss_surface(
-        adam.model, F.cross_entropy, X, y, pca.directions, a, b, progress=ctx.show_progress
-    )
+    Z = loss_surface(adam.model, F.cross_entropy, X, y, pca.directions, a, b, progress=progress)
     on_plane = loss_points(
         adam.model, F.cross_entropy, X, y, pca.directions, pca.trajectory, progress=False
     )
-    _draw_pca_plane(ctx, pca, a, b, Z, on_plane)
     r1, r2 = pca.explained_variance_ratio
+    figures = {
+        "digits_pca_contour.png": _drawn(
+            plot_contour(
+                a,
+                b,
+                Z,
+                log_scale=True,
+                trajectories={"Adam": pca.trajectory},
+                title="Digits MLP: loss over the PCA plane of Adam's path",
+                xlabel=f"PC1 ({100 * r1:.1f}% of variance)",
+                ylabel=f"PC2 ({100 * r2:.1f}% of variance)",
+            )
+        ),
+        "digits_pca_surface3d.png": _drawn(
+            plot_surface3d(
+                a,
+                b,
+                Z,
+                log_scale=True,
+                title="Digits MLP: PCA-plane surface",
+                xlabel="PC1",
+                ylabel="PC2",
+            )  # fmt: skip
+        ),
+        "digits_pca_surface.html": _drawn(
+            plotly_surface(
+                a,
+                b,
+                Z,
+                log_scale=True,
+                trajectories={"Adam (projected)": (pca.trajectory, on_plane)},
+                title="Digits MLP: loss over the PCA plane of Adam's path (drag to rotate)",
+                xlabel="PC1",
+                ylabel="PC2",
+            )
+        ),
+    }
     check = Check.at_least(
         "PCA plane captures the trajectory",
         r1 + r2,
@@ -360,87 +282,60 @@ def _pca_plane(ctx: LabContext, adam: Run, X, y, n_grid: int) -> _Part:
         {"component": f"PC{k + 1}", "explained_variance_ratio": float(r)}
         for k, r in enumerate(pca.explained_variance_ratio)
     ]
-    return _Part([check], {"digits_pca": rows}, [note])
-
-
-def _draw_pca_plane(ctx: LabContext, pca, a, b, Z, on_plane) -> None:
-    """The PCA plane as a contour with the path, a static 3-D surface and an interactive one."""
-    from dlmath.viz.landscape import plot_contour, plot_surface3d, plotly_surface
-
-    r1, r2 = pca.explained_variance_ratio
-    ctx.save_figure(
-        plot_contour(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            trajectories={"Adam": pca.trajectory},
-            title="Digits MLP: loss over the PCA plane of Adam's path",
-            xlabel=f"PC1 ({100 * r1:.1f}% of variance)",
-            ylabel=f"PC2 ({100 * r2:.1f}% of variance)",
-        ),
-        "digits_pca_contour.png",
-    )
-    ctx.save_figure(
-        plot_surface3d(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            title="Digits MLP: PCA-plane surface",
-            xlabel="PC1",
-            ylabel="PC2",
-        ),
-        "digits_pca_surface3d.png",
-    )
-    ctx.save_html(
-        plotly_surface(
-            a,
-            b,
-            Z,
-            log_scale=True,
-            trajectories={"Adam (projected)": (pca.trajectory, on_plane)},
-            title="Digits MLP: loss over the PCA plane of Adam's path (drag to rotate)",
-            xlabel="PC1",
-            ylabel="PC2",
-        ),
-        "digits_pca_surface.html",
+    return Section(
+        "PCA plane",
+        [check],
+        {"digits_pca": rows},
+        [note],
+        values={"pca": pca, "pca_grid": (a, b), "pca_Z": Z},
+        figures=figures,
     )
 
 
-def _random_slice(ctx: LabContext, sgd: Run, X, y, n_grid: int) -> Check:
+def _random_plane(model: nn.Module, X, y, seeds: tuple[int, int], n: int, progress: bool):
+    """Two filter-normalized random directions and the loss over [-1, 1]^2 spanned by them."""
+    dirs = [random_direction(model, seed=seed, normalization="filter") for seed in seeds]
+    s = np.linspace(-1.0, 1.0, n)
+    return dirs, s, loss_surface(model, F.cross_entropy, X, y, dirs, s, s, progress=progress)
+
+
+_SLICE_LABELS = {"xlabel": "alpha (filter-normalized d1)", "ylabel": "beta (filter-normalized d2)"}
+
+
+def _random_slice(cfg: Config, sgd: Run, X, y, progress) -> Section:
     """A random filter-normalized slice around the SGD solution, checked point by point."""
     from dlmath.viz.landscape import plot_contour, plotly_surface
 
-    seeds = (ctx.seed + 1, ctx.seed + 2)
-    dirs, s, Z = _random_plane(sgd.model, X, y, seeds, n_grid, ctx.show_progress)
-    ctx.save_figure(
-        plot_contour(
-            s,
-            s,
-            Z,
-            log_scale=True,
-            title="Digits MLP (SGD): random filter-normalized slice",
-            **_SLICE_LABELS,
+    seeds = (cfg.seed + 1, cfg.seed + 2)
+    dirs, s, Z = _random_plane(sgd.model, X, y, seeds, cfg.n_grid, progress)
+    figures = {
+        "digits_random_slice.png": _drawn(
+            plot_contour(
+                s,
+                s,
+                Z,
+                log_scale=True,
+                title="Digits MLP (SGD): random filter-normalized slice",
+                **_SLICE_LABELS,
+            )
         ),
-        "digits_random_slice.png",
-    )
-    ctx.save_html(
-        plotly_surface(
-            s,
-            s,
-            Z,
-            log_scale=True,
-            title="Digits MLP (SGD): random filter-normalized slice (drag to rotate)",
+        "digits_random_slice.html": _drawn(
+            plotly_surface(
+                s,
+                s,
+                Z,
+                log_scale=True,
+                title="Digits MLP (SGD): random filter-normalized slice (drag to rotate)",
+            )
         ),
-        "digits_random_slice.html",
-    )
-    return Check.at_most(
+    }
+    check = Check.at_most(
         "loss_surface matches point-by-point evaluation",
-        _pointwise_gap(sgd.model, X, y, dirs, s, Z, ctx.seed),
+        _pointwise_gap(sgd.model, X, y, dirs, s, Z, cfg.seed),
         1e-10,
         detail="max |diff| at 4 grid points",
     )
+    return Section("random slice", [check], values={"slice_grid": s, "slice_Z": Z}, figures=figures)
 
 
 def _pointwise_gap(model: nn.Module, X, y, dirs, s: np.ndarray, Z: np.ndarray, seed: int) -> float:
@@ -463,7 +358,7 @@ def _pointwise_gap(model: nn.Module, X, y, dirs, s: np.ndarray, Z: np.ndarray, s
     return max(diffs)
 
 
-def _interpolation(ctx: LabContext, runs: dict[str, Run], X, y, n_grid: int) -> Check:
+def _interpolation(runs: dict[str, Run], X, y, n_grid: int) -> Section:
     """Loss on the straight line from initialization to solution, one curve per optimizer."""
     from dlmath.viz.landscape import plot_lines
 
@@ -482,34 +377,50 @@ def _interpolation(ctx: LabContext, runs: dict[str, Run], X, y, n_grid: int) -> 
             (np.argmin(abs(alphas - 1)), list(r.model.parameters())),
         )
     ]
-    ctx.save_figure(
-        plot_lines(
-            alphas,
-            curves,
-            log_scale=True,
-            xlabel="alpha: theta = (1 - alpha) theta_init + alpha theta_final",
-            title="Digits MLP: loss from initialization to solution",
-            markers={"init": 0.0, "solution": 1.0},
-        ),
-        "digits_interpolation.png",
-    )
-    return Check.at_most(
+    check = Check.at_most(
         "interpolation endpoints equal the init and trained losses",
         max(ends),
         1e-10,
         detail="max |diff|",
     )
+    figure = lambda: plot_lines(
+        alphas,
+        curves,
+        log_scale=True,
+        xlabel="alpha: theta = (1 - alpha) theta_init + alpha theta_final",
+        title="Digits MLP: loss from initialization to solution",
+        markers={"init": 0.0, "solution": 1.0},
+    )
+    return Section(
+        "interpolation",
+        [check],
+        values={"alphas": alphas, "interpolation": curves},
+        figures={"digits_interpolation.png": figure},
+    )
 
 
 # ----------------------------------------------------------------------------- critical points
 
+#: 2-D functions of a torch tensor, for torch.func derivatives: Lab 2's (their f takes
+#: tensors) and the monkey saddle, whose Hessian vanishes at its critical point.
+TORCH_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "himmelblau": himmelblau().f,
+    "monkey saddle": lambda v: v[0] ** 3 - 3 * v[0] * v[1] ** 2,
+    "saddle": saddle().f,
+}
 
-def _critical_points(ctx: LabContext, moons_adam: Run, X, y) -> _Part:
+
+def critical_points(cfg: Config, problem: Problem) -> Section:
     """Critical points of Himmelblau, the monkey saddle and a two-moons slice, classified."""
-    n_grid, n_slice, n_starts = (31, 15, 3) if ctx.quick else (81, 41, 8)
-    points, himmelblau_checks = _himmelblau_points(ctx, n_grid)
-    mpoints, monkey_check = _monkey_saddle_points(ctx, n_slice, n_starts)
-    spoints, slice_check = _moons_slice_points(ctx, moons_adam, X, y, n_slice, n_starts)
+    split, runs = problem
+    himmel = _himmelblau_points(cfg.critical_grid)
+    monkey = _monkey_saddle_points(cfg.slice_grid, cfg.n_starts)
+    moons = _moons_slice_points(cfg, runs["Adam"], split.X_train, split.y_train)
+    found = (
+        ("himmelblau", himmel["points"]),
+        ("monkey saddle", monkey["points"]),
+        ("two-moons slice", moons["points"]),
+    )
     rows = [
         {
             "function": name,
@@ -520,18 +431,19 @@ def _critical_points(ctx: LabContext, moons_adam: Run, X, y) -> _Part:
             "grad_norm": p.grad_norm,
             "eigenvalues": [float(e) for e in p.eigenvalues],
         }
-        for name, pts in (
-            ("himmelblau", points),
-            ("monkey saddle", mpoints),
-            ("two-moons slice", spoints),
-        )
+        for name, pts in found
         for p in pts
     ]
-    checks = [*himmelblau_checks, monkey_check, slice_check]
-    return _Part(checks, {"critical_points": rows})
+    return Section(
+        "critical points",
+        [*himmel.checks, *monkey.checks, *moons.checks],
+        {"critical_points": rows},
+        values={name: pts for name, pts in found},
+        figures={**himmel.figures, **monkey.figures, **moons.figures},
+    )
 
 
-def _himmelblau_points(ctx: LabContext, n_grid: int) -> tuple[list, list[Check]]:
+def _himmelblau_points(n_grid: int) -> Section:
     """Himmelblau on [-5, 5]^2: 4 minima, 4 saddles, 1 maximum, confirmed by scipy."""
     from scipy.optimize import root
 
@@ -546,20 +458,17 @@ def _himmelblau_points(ctx: LabContext, n_grid: int) -> tuple[list, list[Check]]
         np.linalg.norm(root(ref.grad, p.x, jac=ref.hessian, tol=1e-14).x - p.x) for p in points
     )
     kinds = {k: sum(p.kind == k for p in points) for k in ("minimum", "saddle", "maximum")}
-    ctx.save_figure(
-        plot_contour(
-            xs,
-            xs,
-            Z + 1.0,
-            log_scale=True,
-            critical_points=points,
-            flat=flat_mask(xs, xs, Z),
-            title="Himmelblau: critical points",
-            xlabel="x",
-            ylabel="y",
-            zlabel="f + 1",
-        ),
-        "critical_himmelblau.png",
+    figure = lambda: plot_contour(
+        xs,
+        xs,
+        Z + 1.0,
+        log_scale=True,
+        critical_points=points,
+        flat=flat_mask(xs, xs, Z),
+        title="Himmelblau: critical points",
+        xlabel="x",
+        ylabel="y",
+        zlabel="f + 1",
     )
     checks = [
         Check.holds(
@@ -574,10 +483,13 @@ def _himmelblau_points(ctx: LabContext, n_grid: int) -> tuple[list, list[Check]]
             detail="max distance to scipy's root of Lab 2's gradient",
         ),
     ]
-    return points, checks
+    return Section(
+        "Himmelblau", checks, values={"points": points},
+        figures={"critical_himmelblau.png": figure},
+    )  # fmt: skip
 
 
-def _monkey_saddle_points(ctx: LabContext, n: int, n_starts: int) -> tuple[list, Check]:
+def _monkey_saddle_points(n: int, n_starts: int) -> Section:
     """The monkey saddle: one degenerate critical point inside a flat region."""
     from dlmath.viz.landscape import plot_contour
 
@@ -586,19 +498,16 @@ def _monkey_saddle_points(ctx: LabContext, n: int, n_starts: int) -> tuple[list,
     Zm = grid_values(g, xm, xm)
     flat = flat_mask(xm, xm, Zm, rel_tol=0.05)
     points = find_critical_points(g, xm, xm, Zm, grad_tol=1e-12, n_starts=n_starts)
-    ctx.save_figure(
-        plot_contour(
-            xm,
-            xm,
-            Zm,
-            critical_points=points,
-            flat=flat,
-            title="Monkey saddle x^3 - 3xy^2: a degenerate point",
-            xlabel="x",
-            ylabel="y",
-            zlabel="f",
-        ),
-        "critical_monkey.png",
+    figure = lambda: plot_contour(
+        xm,
+        xm,
+        Zm,
+        critical_points=points,
+        flat=flat,
+        title="Monkey saddle x^3 - 3xy^2: a degenerate point",
+        xlabel="x",
+        ylabel="y",
+        zlabel="f",
     )
     kinds = [p.kind for p in points]
     check = Check.holds(
@@ -606,56 +515,60 @@ def _monkey_saddle_points(ctx: LabContext, n: int, n_starts: int) -> tuple[list,
         kinds == ["degenerate"] and bool(flat.any()),
         detail=f"kinds {kinds}, {int(flat.sum())} flat grid points",
     )
-    return points, check
+    return Section(
+        "monkey saddle", [check], values={"points": points},
+        figures={"critical_monkey.png": figure},
+    )  # fmt: skip
 
 
-def _moons_slice_points(
-    ctx: LabContext, adam: Run, X, y, n: int, n_starts: int
-) -> tuple[list, Check]:
+def _moons_slice_points(cfg: Config, adam: Run, X, y) -> Section:
     """Critical points on a random slice of the two-moons network around Adam's weights."""
     from dlmath.viz.landscape import plot_contour
 
-    model = adam.model
-    dirs, s, Z = _random_plane(model, X, y, (ctx.seed + 3, ctx.seed + 4), n, progress=False)
+    model, seed = adam.model, cfg.seed
+    dirs, s, Z = _random_plane(model, X, y, (seed + 3, seed + 4), cfg.slice_grid, progress=False)
     h = slice_function(model, F.cross_entropy, X, y, dirs)
-    points = find_critical_points(h, s, s, Z, n_starts=n_starts)
-    ctx.save_figure(
-        plot_contour(
-            s,
-            s,
-            Z,
-            log_scale=True,
-            critical_points=points,
-            flat=flat_mask(s, s, Z),
-            title="Two moons (Adam): critical points on a random slice",
-            **_SLICE_LABELS,
-        ),
-        "critical_moons_slice.png",
+    points = find_critical_points(h, s, s, Z, n_starts=cfg.n_starts)
+    figure = lambda: plot_contour(
+        s,
+        s,
+        Z,
+        log_scale=True,
+        critical_points=points,
+        flat=flat_mask(s, s, Z),
+        title="Two moons (Adam): critical points on a random slice",
+        **_SLICE_LABELS,
     )
     # classification reference: central finite differences of the slice's Hessian
-    fd_err = max((_fd_hessian_error(h, p.x) for p in points), default=np.nan)
+    fd_err = max((fd_hessian_error(h, p.x) for p in points), default=np.nan)
     check = Check.at_most(
         "network-slice Hessians agree with finite differences",
         fd_err,
         1e-4,
         detail=f"{len(points)} critical point(s), max rel diff",
     )
-    return points, check
+    return Section(
+        "two-moons slice", [check], values={"points": points},
+        figures={"critical_moons_slice.png": figure},
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- sharpness
 
 
-def _sharpness(ctx: LabContext, problems: dict[str, tuple[Split, dict[str, Run]]]) -> _Part:
+def sharpness(cfg: Config, problems: dict[str, Problem]) -> Section:
     """Top Hessian eigenvalue along every run, then Lanczos and Hutchinson against dense."""
     from dlmath.viz.landscape import plot_lines
 
-    n_points, n_trace = (3, 50) if ctx.quick else (10, 300)
     curves, rows = {}, []
-    for data, (split, runs) in problems.items():
+    # the order of the report's table: two moons first
+    for data in ("two moons", "digits"):
+        split, runs = problems[data]
         for name, run in runs.items():
             traj = run.trajectory
-            picks, tops = _sharpness_along(run, split.X_train, split.y_train, n_points, ctx.seed)
+            picks, tops = _sharpness_along(
+                run, split.X_train, split.y_train, cfg.sharpness_points, cfg.seed
+            )
             values = [float(top.eigenvalues[0]) for top in tops]
             rows += [
                 {
@@ -669,24 +582,26 @@ def _sharpness(ctx: LabContext, problems: dict[str, tuple[Split, dict[str, Run]]
                 for i, value, top in zip(picks, values, tops, strict=True)
             ]
             curves[f"{data}, {name}"] = (traj.steps[picks], np.abs(values))
-    ctx.save_figure(
-        plot_lines(
-            np.zeros(0),
-            curves,
-            log_scale=True,
-            xlabel="optimizer step",
-            ylabel="|top Hessian eigenvalue| (sharpness)",
-            title="Sharpness along training",
-        ),
-        "sharpness.png",
+    figure = lambda: plot_lines(
+        np.zeros(0),
+        curves,
+        log_scale=True,
+        xlabel="optimizer step",
+        ylabel="|top Hessian eigenvalue| (sharpness)",
+        title="Sharpness along training",
     )
     m, moons = problems["two moons"]
-    checks = _dense_hessian_checks(moons["Adam"].model, m.X_train, m.y_train, n_trace, ctx.seed)
+    checks = _dense_hessian_checks(
+        moons["Adam"].model, m.X_train, m.y_train, cfg.trace_samples, cfg.seed
+    )
     note = (
         "Sharpness is the largest-magnitude Hessian eigenvalue of the training loss, "
         "by Lanczos on Hessian-vector products (no n x n matrix)."
     )
-    return _Part(checks, {"sharpness": rows}, [note])
+    return Section(
+        "sharpness", checks, {"sharpness": rows}, [note], values={"curves": curves},
+        figures={"sharpness.png": figure},
+    )  # fmt: skip
 
 
 def _sharpness_along(run: Run, X, y, n_points: int, seed: int) -> tuple[np.ndarray, list]:
@@ -696,7 +611,7 @@ def _sharpness_along(run: Run, X, y, n_points: int, seed: int) -> tuple[np.ndarr
     picks = np.unique(np.linspace(0, len(snapshots) - 1, n_points).astype(int))
     tops = []
     for i in picks:
-        _write_weights(model, snapshots[i])
+        write_weights(model, snapshots[i])
         tops.append(hessian_eigs(model, F.cross_entropy, X, y, k=1, tol=1e-4, seed=seed))
     return picks, tops
 

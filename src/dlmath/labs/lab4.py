@@ -18,18 +18,16 @@ The experiment pieces below are public so the notebook calls the same code.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
-from contextlib import contextmanager
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy import ndimage, stats
-from threadpoolctl import threadpool_limits
+from scipy import stats
 from torch import nn
 
-from dlmath.data import Split, digits
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.data import Split, digits, rotate_digits
+from dlmath.labs._contract import Check, LabContext, LabResult, Section
 from dlmath.lowrank import (
     LoRALinear,
     RankSweep,
@@ -38,25 +36,25 @@ from dlmath.lowrank import (
     analyze_weights,
     apply_lora,
     count_parameters,
+    decaying_spectrum,
     linear_weights,
     lora_memory_table,
     matrix_with_spectrum,
     merge_lora,
     pca,
     quarter_circle_cdf,
+    random_matrix,
     randomized_svd,
     rank_sweep,
     reconstruct,
     stable_rank,
     tensor_identities,
 )
-from dlmath.nets import torch_mlp
+from dlmath.milestones import milestones_of
+from dlmath.nets import accuracy, single_thread, torch_mlp, train_full_batch
 
 TITLE = "SVD, low rank and LoRA"
-MILESTONES = [
-    "SVD decomposition notebook with LoRA explanation",
-    "All concepts connected to neural network applications",
-]
+MILESTONES = milestones_of(4)
 
 LAB_RANKS = (1, 4, 16, 64, 256)
 MEMORY_RANKS = (1, 4, 8, 16, 64, 256)
@@ -66,16 +64,6 @@ ROTATION_DEGREES = 30.0
 
 
 # ----------------------------------------------------------------------------- matrices
-
-
-def random_matrix(n: int, seed: int = 0) -> np.ndarray:
-    """An n x n matrix with iid N(0, 1/n) entries (the scale of a LeCun/Xavier init)."""
-    return np.random.default_rng(seed).normal(0.0, 1.0 / np.sqrt(n), size=(n, n))
-
-
-def decaying_spectrum(n: int) -> np.ndarray:
-    """``s_i = 1 / i``, i = 1..n: a power-law spectrum like many trained weights."""
-    return 1.0 / np.arange(1, n + 1)
 
 
 @dataclass
@@ -151,52 +139,6 @@ def competitor_ratios(W: np.ndarray, r: int, seed: int = 0) -> dict[str, float]:
 # ----------------------------------------------------------------------------- digits
 
 
-def rotate_digits(X: np.ndarray, degrees: float = ROTATION_DEGREES) -> np.ndarray:
-    """The shifted task's inputs: each 8x8 (standardized) image rotated by ``degrees``.
-
-    Bilinear interpolation on the pixel grid, zero fill outside; rows stay (n, 64).
-    """
-    images = X.reshape(-1, 8, 8)
-    out = ndimage.rotate(images, degrees, axes=(1, 2), reshape=False, order=1, cval=0.0)
-    return out.reshape(len(X), 64).astype(X.dtype)
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch and the BLAS/LAPACK libraries on one thread, then restore the settings.
-
-    The lab's matrices and MLPs are small. On a busy machine a threaded BLAS spins far
-    longer than the work takes (measured on a shared 2-core machine: 16 s with 2 torch
-    threads vs 0.6 s with 1 for the same training run; a 256x74 thin QR 560 ms vs 0.7 ms).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def train(model: nn.Module, X: np.ndarray, y: np.ndarray, steps: int, lr: float) -> float:
-    """Full-batch Adam on cross-entropy over the trainable parameters; returns the last loss."""
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    loss = torch.tensor(float("nan"))
-    with single_thread():
-        for _ in range(steps):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(Xt), yt)
-            loss.backward()
-            opt.step()
-    return float(loss.detach())
-
-
-@torch.no_grad()
-def accuracy(model: nn.Module, X: np.ndarray, y: np.ndarray) -> float:
-    return float((model(torch.as_tensor(X)).argmax(dim=1).numpy() == y).mean())
-
-
 @dataclass
 class FineTuneStudy:
     """A digits MLP pretrained on upright digits and fine-tuned on rotated ones."""
@@ -236,12 +178,16 @@ def finetune_study(
     """
     data = digits(seed=seed, dtype=np.float32)
     shifted = Split(
-        rotate_digits(data.X_train), data.y_train, rotate_digits(data.X_test), data.y_test, 10
+        rotate_digits(data.X_train, ROTATION_DEGREES),
+        data.y_train,
+        rotate_digits(data.X_test, ROTATION_DEGREES),
+        data.y_test,
+        10,
     )
     model = torch_mlp(list(MLP_SIZES), MLP_ACTIVATION, seed=seed)
-    train(model, data.X_train, data.y_train, pretrain_steps, lr=1e-3)
+    train_full_batch(model, data.X_train, data.y_train, pretrain_steps, lr=1e-3)
     tuned = copy.deepcopy(model)
-    train(tuned, shifted.X_train, shifted.y_train, finetune_steps, lr=1e-3)
+    train_full_batch(tuned, shifted.X_train, shifted.y_train, finetune_steps, lr=1e-3)
     W, W_ft = linear_weights(model), linear_weights(tuned)
     return FineTuneStudy(
         data=data,
@@ -269,7 +215,7 @@ def lora_sweep(
     total = count_parameters(study.pretrained).total
     for r in ranks:
         adapted, report = apply_lora(study.pretrained, r, alpha=2.0 * r, seed=seed)
-        train(adapted, study.shifted.X_train, study.shifted.y_train, steps, lr)
+        train_full_batch(adapted, study.shifted.X_train, study.shifted.y_train, steps, lr)
         rows.append(
             {
                 "rank": r,
@@ -283,58 +229,84 @@ def lora_sweep(
 
 # ----------------------------------------------------------------------------- the lab
 
-# the digits MLP is small: quick and full mode train it the same way
-_PRETRAIN_STEPS = 300
-_FINETUNE_STEPS = 100
-_SPECTRUM_RANKS = (1, 4, 8, 16, 64)
-_LORA_RANKS = (1, 2, 4, 8)
 _TRANSFORMER_TABLE = "d=4096, 32 layers, q and v"
 
 
+@dataclass(frozen=True)
+class Config:
+    """Sizes and seeds of lab 4. The digits MLP is small: quick and full mode train it the
+    same way; ``n`` is the random matrix's size, ``linalg`` (width, depth, samples, trials)
+    the variance-through-depth experiment's."""
+
+    quick: bool
+    seed: int
+    n: int
+    linalg: tuple[int, int, int, int]
+    pretrain_steps: int = 300
+    finetune_steps: int = 100
+    spectrum_ranks: tuple[int, ...] = (1, 4, 8, 16, 64)
+    lora_ranks: tuple[int, ...] = (1, 2, 4, 8)
+
+
+def config(quick: bool = False, seed: int = 0) -> Config:
+    """The lab's sizes: ``quick`` for tests (seconds), else the full run."""
+    if quick:
+        return Config(quick, seed, n=256, linalg=(128, 30, 128, 3))
+    return Config(quick, seed, n=768, linalg=(256, 50, 256, 8))
+
+
+def _single_threaded(experiment):
+    """Run an experiment on one thread (see :func:`dlmath.nets.single_thread`): faster for
+    these small sizes, and the same numbers in a notebook and in ``dlmath labs``."""
+
+    @functools.wraps(experiment)
+    def wrapper(*args, **kwargs):
+        with single_thread():
+            return experiment(*args, **kwargs)
+
+    return wrapper
+
+
 def run(ctx: LabContext) -> LabResult:
-    """Run the lab single-threaded (see :func:`single_thread`)."""
-    with single_thread():
-        return _run(ctx)
+    """The lab in report order: matrices, trained weights, memory, LoRA, module 1.3.1."""
+    cfg = config(ctx.quick, ctx.seed)
+    mats = matrices(cfg)
+    trained = trained_weights(cfg, mats)
+    mem = memory(cfg)
+    sections = [
+        mats,
+        trained,
+        mem,
+        lora(cfg, mats, trained["study"], mem),
+        linear_algebra(cfg, trained["study"].data),
+    ]
+    return ctx.result(4, TITLE, sections)
 
 
-def _run(ctx: LabContext) -> LabResult:
-    """The lab in report order: matrices, trained weights, LoRA, then module 1.3.1."""
-    n = 256 if ctx.quick else 768
-    rand, dec, matrix_checks = _matrix_experiments(ctx, n)
-    study, trained_checks, spectra_rows = _trained_experiments(ctx, rand, dec)
-    memory = _memory_experiment(ctx, n)
-    memory_r8 = _transformer_at_r8(memory)
-    sweep_rows, lora_checks = _lora_experiments(ctx, study, n, memory_r8)
-    linalg_checks = _module_131_experiments(ctx, study.data)
-    tables = {
-        "rank_sweep_random": _sweep_rows(rand),
-        "rank_sweep_decaying": _sweep_rows(dec),
-        "trained_spectra": spectra_rows,
-        "lora_sweep": sweep_rows,
-        **{f"memory {k}": _memory_rows(v) for k, v in memory.items()},
-    }
-    return ctx.result(
-        4,
-        TITLE,
-        matrix_checks + trained_checks + lora_checks + linalg_checks,
-        tables=tables,
-        notes=_notes(rand, dec, study, memory_r8),
-    )
-
-
-# 1-2. random and decaying-spectrum matrices
-
-
-def _matrix_experiments(ctx: LabContext, n: int) -> tuple[SVDStudy, SVDStudy, list[Check]]:
+@_single_threaded
+def matrices(cfg: Config) -> Section:
     """SVD of a random and a decaying-spectrum matrix; Eckart-Young and randomized SVD."""
-    W_rand = random_matrix(n, ctx.seed)
+    from dlmath.viz import lowrank as vz
+
+    n = cfg.n
     S_true = decaying_spectrum(n)
-    W_dec = matrix_with_spectrum(S_true, n, n, seed=ctx.seed + 1)
-    rand, dec = (svd_study(W) for W in ctx.progress([W_rand, W_dec], "SVD"))
+    rand = svd_study(random_matrix(n, cfg.seed))
+    dec = svd_study(matrix_with_spectrum(S_true, n, n, seed=cfg.seed + 1))
     checks = _svd_checks(rand, dec, S_true, n)
-    checks.append(_competitor_check(rand, ctx.seed))
-    checks.append(_randomized_svd_check(dec, ctx.seed))
-    return rand, dec, checks
+    checks.append(_competitor_check(rand, cfg.seed))
+    checks.append(_randomized_svd_check(dec, cfg.seed))
+    figures = {
+        "quarter_circle.png": lambda: vz.quarter_circle_figure(rand.S, n, 1.0 / np.sqrt(n)),
+        "reconstructions.png": lambda: vz.reconstruction_figure(dec.W, dec.reconstructions),
+    }
+    tables = {"rank_sweep_random": _sweep_rows(rand), "rank_sweep_decaying": _sweep_rows(dec)}
+    return Section(
+        "SVD of a random and a decaying-spectrum matrix",
+        checks,
+        tables,
+        values={"random": rand, "decaying": dec},
+        figures=figures,
+    )
 
 
 def _competitor_check(random: SVDStudy, seed: int) -> Check:
@@ -361,28 +333,16 @@ def _randomized_svd_check(decaying: SVDStudy, seed: int) -> Check:
     )
 
 
-# 3. trained weights and the fine-tuning update
-
-
-def _trained_experiments(
-    ctx: LabContext, rand: SVDStudy, dec: SVDStudy
-) -> tuple[FineTuneStudy, list[Check], list[dict]]:
-    """Fine-tune the digits MLP, compare the spectra of W and dW, draw the rank figures."""
-    study = finetune_study(_PRETRAIN_STEPS, _FINETUNE_STEPS, seed=ctx.seed)
-    spec_W = analyze_model(study.pretrained, ranks=_SPECTRUM_RANKS)
-    spec_dW = analyze_weights(study.dW, ranks=_SPECTRUM_RANKS)
-    checks, rows = _trained_checks(study, spec_W, spec_dW)
-    _save_rank_figures(ctx, rand, dec, study)
-    _save_spectra_figure(ctx, study, spec_W, spec_dW)
-    return study, checks, rows
-
-
-def _save_rank_figures(
-    ctx: LabContext, rand: SVDStudy, dec: SVDStudy, study: FineTuneStudy
-) -> None:
-    """Error vs rank for all four matrices, the quarter-circle law, the reconstructions."""
+@_single_threaded
+def trained_weights(cfg: Config, mats: Section) -> Section:
+    """Fine-tune the digits MLP on rotated digits; the spectra of W and of the update dW."""
     from dlmath.viz import lowrank as vz
 
+    study = finetune_study(cfg.pretrain_steps, cfg.finetune_steps, seed=cfg.seed)
+    spec_W = analyze_model(study.pretrained, ranks=cfg.spectrum_ranks)
+    spec_dW = analyze_weights(study.dW, ranks=cfg.spectrum_ranks)
+    checks, rows = _trained_checks(study, spec_W, spec_dW)
+    rand, dec = mats["random"], mats["decaying"]
     n = rand.W.shape[0]
     random_label, decaying_label = f"random {n}x{n}", f"decaying s_i = 1/i, {n}x{n}"
     hidden = list(study.W)[1]  # the 64 x 64 hidden layer
@@ -396,26 +356,23 @@ def _save_rank_figures(
         random_label: (rand.ranks, rand.explicit),
         decaying_label: (dec.ranks, dec.explicit),
     }
-    ctx.save_figure(vz.error_vs_rank_figure(sweeps, explicit), "error_vs_rank.png")
-    ctx.save_figure(vz.quarter_circle_figure(rand.S, n, 1.0 / np.sqrt(n)), "quarter_circle.png")
-    ctx.save_figure(vz.reconstruction_figure(dec.W, dec.reconstructions), "reconstructions.png")
-
-
-def _save_spectra_figure(ctx: LabContext, study: FineTuneStudy, spec_W, spec_dW) -> None:
-    """Singular values of every pretrained W next to those of its update dW."""
-    from dlmath.viz import lowrank as vz
-
     spectra = {}
     for name in study.W:
         spectra[f"W {name} {study.W[name].shape}"] = spec_W[name].S
         spectra[f"dW {name}"] = spec_dW[name].S
-    ctx.save_figure(
-        vz.spectra_figure(spectra, title="Pretrained weights W vs fine-tuning update dW"),
-        "trained_spectra.png",
+    figures = {
+        "error_vs_rank.png": lambda: vz.error_vs_rank_figure(sweeps, explicit),
+        "trained_spectra.png": lambda: vz.spectra_figure(
+            spectra, title="Pretrained weights W vs fine-tuning update dW"
+        ),
+    }
+    return Section(
+        "trained weights and the fine-tuning update",
+        checks,
+        {"trained_spectra": rows},
+        values={"study": study, "spectra": spectra, "sweeps": sweeps},
+        figures=figures,
     )
-
-
-# 4. LoRA: memory and fine-tuning
 
 
 def _memory_ranks(n: int) -> list[int]:
@@ -423,16 +380,21 @@ def _memory_ranks(n: int) -> list[int]:
     return [r for r in MEMORY_RANKS if r <= n]
 
 
-def _memory_experiment(ctx: LabContext, n: int) -> dict:
+def memory(cfg: Config) -> Section:
     """LoRA memory tables for one n x n layer and for a transformer's q and v projections."""
     from dlmath.viz import lowrank as vz
 
+    n = cfg.n
     tables = {
         f"{n}x{n}": lora_memory_table([(n, n)], _memory_ranks(n)),
         _TRANSFORMER_TABLE: lora_memory_table(TRANSFORMER_SHAPES, MEMORY_RANKS),
     }
-    ctx.save_figure(vz.memory_figure(tables), "memory.png")
-    return tables
+    return Section(
+        "LoRA memory",
+        tables={f"memory {k}": _memory_rows(v) for k, v in tables.items()},
+        values={"tables": tables, "transformer_r8": _transformer_at_r8(tables)},
+        figures={"memory.png": lambda: vz.memory_figure(tables)},
+    )
 
 
 def _transformer_at_r8(memory: dict) -> dict:
@@ -440,33 +402,40 @@ def _transformer_at_r8(memory: dict) -> dict:
     return memory[_TRANSFORMER_TABLE].rows[MEMORY_RANKS.index(8)]
 
 
-def _lora_experiments(
-    ctx: LabContext, study: FineTuneStudy, n: int, memory_r8: dict
-) -> tuple[list[dict], list[Check]]:
+@_single_threaded
+def lora(cfg: Config, mats: Section, study: FineTuneStudy, mem: Section) -> Section:
     """LoRA fine-tuning on the rotated digits at several ranks, with its exactness checks."""
     from dlmath.viz import lowrank as vz
 
-    sweep_rows, adapted = lora_sweep(study, _LORA_RANKS, steps=_FINETUNE_STEPS, seed=ctx.seed)
-    checks = _lora_checks(study, adapted, sweep_rows, n, memory_r8, ctx.seed)
-    ctx.save_figure(
-        vz.lora_sweep_figure(
-            sweep_rows, full_acc=study.acc_shifted_full, base_acc=study.acc_shifted_before
-        ),
-        "lora_sweep.png",
+    memory_r8 = mem["transformer_r8"]
+    sweep_rows, adapted = lora_sweep(study, cfg.lora_ranks, steps=cfg.finetune_steps, seed=cfg.seed)
+    checks = _lora_checks(study, adapted, sweep_rows, cfg.n, memory_r8, cfg.seed)
+    figure = lambda: vz.lora_sweep_figure(
+        sweep_rows, full_acc=study.acc_shifted_full, base_acc=study.acc_shifted_before
     )
-    return sweep_rows, checks
+    return Section(
+        "LoRA fine-tuning",
+        checks,
+        {"lora_sweep": sweep_rows},
+        _notes(mats["random"], mats["decaying"], study, memory_r8),
+        values={"sweep": sweep_rows, "adapted": adapted},
+        figures={"lora_sweep.png": figure},
+    )
 
 
-# 5. module 1.3.1: PCA, initialization, tensor identities
-
-
-def _module_131_experiments(ctx: LabContext, data: Split) -> list[Check]:
-    """PCA against scikit-learn, activation variance through depth, tensor identities."""
+@_single_threaded
+def linear_algebra(cfg: Config, data: Split) -> Section:
+    """Module 1.3.1: PCA against scikit-learn, activation variance through depth, tensor
+    identities."""
     from dlmath.viz import lowrank as vz
 
-    checks, curves = _linalg_checks(data, ctx.quick, ctx.seed)
-    ctx.save_figure(vz.variance_depth_figure(curves), "init_variance.png")
-    return checks
+    checks, curves = _linalg_checks(data, cfg.linalg, cfg.seed)
+    return Section(
+        "linear algebra of module 1.3.1",
+        checks,
+        values={"variance_curves": curves},
+        figures={"init_variance.png": lambda: vz.variance_depth_figure(curves)},
+    )
 
 
 def _notes(rand: SVDStudy, dec: SVDStudy, study: FineTuneStudy, memory_r8: dict) -> list[str]:
@@ -646,10 +615,10 @@ def _lora_accuracy_check(study: FineTuneStudy, sweep_rows) -> Check:
     )
 
 
-def _linalg_checks(data: Split, quick: bool, seed: int) -> tuple[list[Check], dict]:
+def _linalg_checks(data: Split, sizes: tuple, seed: int) -> tuple[list[Check], dict]:
     """Module 1.3.1: PCA vs scikit-learn, He-init variance through depth, tensor identities."""
     pca_gap = _pca_gap(data.X_train.astype(np.float64))
-    width, depth, n_samples, trials = (128, 30, 128, 3) if quick else (256, 50, 256, 8)
+    width, depth, n_samples, trials = sizes
     curves = _variance_through_depth(depth, width, n_samples, trials, seed)
     # per-layer variance gain, geometric mean over the stack: (Var(z_L) / Var(z_0))^(1/L)
     gain = {k: float((v[-1] / v[0]) ** (1.0 / depth)) for k, v in curves.items()}

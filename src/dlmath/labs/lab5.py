@@ -10,6 +10,7 @@ Beta-Bernoulli posterior as data arrive; a Gaussian prior as L2 weight decay.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
@@ -19,21 +20,39 @@ from sklearn.linear_model import Ridge
 from torch import distributions as td
 
 from dlmath import prob
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.labs._contract import Check, LabContext, LabResult, Section
+from dlmath.milestones import milestones_of
 from dlmath.viz import prob as pviz
 
 TITLE = "Probability distributions: the likelihoods behind MSE and cross-entropy"
-MILESTONES = [
-    "Cross-entropy derived from maximum likelihood",
-    "MSE derived from Gaussian MLE",
-    "H(p,q) = H(p) + KL(p||q)",
-    "KL divergence matches scipy/torch",
-    "All concepts connected to neural network applications",
-]
+MILESTONES = milestones_of(5)
 TOL = 1e-12
 
 
-def _random_pairs(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+@dataclass(frozen=True)
+class Config:
+    """Sizes and seeds of lab 5: ``n_samples`` per distribution, ``n_pairs`` random (p, q)
+    pairs for the identity, ``kl_grid`` points of the KL-fit grid."""
+
+    quick: bool
+    seed: int
+    n_samples: int
+    n_pairs: int
+    kl_grid: int
+
+    def rng(self, stream: int) -> np.random.Generator:
+        """An independent generator per experiment: a notebook may run them in any order."""
+        return np.random.default_rng([self.seed, stream])
+
+
+def config(quick: bool = False, seed: int = 0) -> Config:
+    """The lab's sizes: ``quick`` for tests (seconds), else the full run."""
+    if quick:
+        return Config(quick, seed, n_samples=2000, n_pairs=300, kl_grid=4001)
+    return Config(quick, seed, n_samples=20000, n_pairs=5000, kl_grid=16001)
+
+
+def random_pairs(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """n random (p, q) pairs with K in [2, 50]; a third of the p's have exact zeros."""
     pairs = []
     for i in range(n):
@@ -47,11 +66,12 @@ def _random_pairs(rng: np.random.Generator, n: int) -> list[tuple[np.ndarray, np
     return pairs
 
 
-def _distributions(ctx: LabContext, n: int) -> list[Check]:
+def distributions(cfg: Config) -> Section:
+    """Gaussian, Bernoulli, Categorical: samples vs densities, against SciPy and torch."""
+    n, seed = cfg.n_samples, cfg.seed
     g, b = prob.Gaussian(1.0, 2.0), prob.Bernoulli(0.3)
     c = prob.Categorical([0.1, 0.4, 0.2, 0.3])
-    gs, bs, cs = g.sample(n, ctx.seed), b.sample(n, ctx.seed + 1), c.sample(n, ctx.seed + 2)
-    ctx.save_figure(pviz.distributions_figure(g, gs, b, bs, c, cs), "distributions.png")
+    gs, bs, cs = g.sample(n, seed), b.sample(n, seed + 1), c.sample(n, seed + 2)
     x = np.linspace(-6, 8, 57)
     err = max(
         np.abs(g.log_prob(x) - scipy.stats.norm(1.0, 2.0).logpdf(x)).max(),
@@ -66,7 +86,7 @@ def _distributions(ctx: LabContext, n: int) -> list[Check]:
         abs(prob.Gaussian.fit(gs).sigma - scipy.stats.norm.fit(gs)[1]),
         abs(prob.Gaussian.fit(gs).mu - scipy.stats.norm.fit(gs)[0]),
     )
-    return [
+    checks = [
         Check.at_most(
             "Gaussian, Bernoulli, Categorical match scipy.stats/torch",
             err,
@@ -80,9 +100,17 @@ def _distributions(ctx: LabContext, n: int) -> list[Check]:
             detail="max |diff|",
         ),
     ]
+    return Section(
+        "three distributions",
+        checks,
+        values={"gaussian": (g, gs), "bernoulli": (b, bs), "categorical": (c, cs)},
+        figures={"distributions.png": lambda: pviz.distributions_figure(g, gs, b, bs, c, cs)},
+    )
 
 
-def _mse_from_gaussian_mle(ctx: LabContext, rng: np.random.Generator) -> list[Check]:
+def mse_from_gaussian_mle(cfg: Config) -> Section:
+    """MSE as the Gaussian NLL with fixed sigma; both losses have one minimiser."""
+    rng = cfg.rng(2)
     y, y_hat = rng.standard_normal((2, 200))
     errs = []
     for sigma in (0.1, 0.5, 1.0, 3.0):
@@ -99,7 +127,7 @@ def _mse_from_gaussian_mle(ctx: LabContext, rng: np.random.Generator) -> list[Ch
         )
         errs.append(abs(nll - ref.item()) / max(1, abs(nll)))
     # a constant prediction mu: NLL(mu) and MSE(mu)/(2 sigma^2) + const are the same curve
-    data = prob.Gaussian(2.0, 1.5).sample(200, ctx.seed + 3)
+    data = prob.Gaussian(2.0, 1.5).sample(200, cfg.seed + 3)
     mus = np.linspace(-1, 5, 121)
     sigma = 1.5
     nll_curve = [prob.gaussian_nll(data, np.full_like(data, m), sigma) for m in mus]
@@ -108,19 +136,17 @@ def _mse_from_gaussian_mle(ctx: LabContext, rng: np.random.Generator) -> list[Ch
         + 0.5 * math.log(2 * math.pi * sigma**2)
         for m in mus
     ]
-    ctx.save_figure(
-        pviz.loss_curves_figure(
-            mus,
-            {
-                "Gaussian NLL, sigma = 1.5": np.array(nll_curve),
-                "MSE / (2 sigma^2) + log(2 pi sigma^2) / 2": np.array(mse_curve),
-                "MSE": np.array([prob.mse(data, np.full_like(data, m)) for m in mus]),
-            },
-            float(data.mean()),
-            xlabel="constant prediction mu",
-            title="MSE is the Gaussian NLL up to scale and shift",
-        ),
-        "mse_from_gaussian_mle.png",
+    curves = {
+        "Gaussian NLL, sigma = 1.5": np.array(nll_curve),
+        "MSE / (2 sigma^2) + log(2 pi sigma^2) / 2": np.array(mse_curve),
+        "MSE": np.array([prob.mse(data, np.full_like(data, m)) for m in mus]),
+    }
+    figure = lambda: pviz.loss_curves_figure(
+        mus,
+        curves,
+        float(data.mean()),
+        xlabel="constant prediction mu",
+        title="MSE is the Gaussian NLL up to scale and shift",
     )
     # linear regression: GD on NLL and on MSE both reach the least-squares solution
     X = rng.standard_normal((100, 4))
@@ -129,7 +155,7 @@ def _mse_from_gaussian_mle(ctx: LabContext, rng: np.random.Generator) -> list[Ch
     w_nll, _ = prob.fit_linear_regression_gd(X, t, loss="nll", sigma=0.5, lr=0.2, steps=400)
     w_mse, _ = prob.fit_linear_regression_gd(X, t, loss="mse", lr=0.2, steps=400)
     same_min = max(np.abs(w_nll - w_ls).max(), np.abs(w_mse - w_ls).max())
-    return [
+    checks = [
         Check.at_most(
             "MSE derived from Gaussian MLE",
             max(errs),
@@ -143,9 +169,17 @@ def _mse_from_gaussian_mle(ctx: LabContext, rng: np.random.Generator) -> list[Ch
             detail="max |w_GD - w_lstsq|",
         ),
     ]
+    return Section(
+        "MSE from the Gaussian maximum likelihood",
+        checks,
+        values={"w_lstsq": w_ls, "w_nll": w_nll, "w_mse": w_mse, "curves": curves},
+        figures={"mse_from_gaussian_mle.png": figure},
+    )
 
 
-def _cross_entropy_from_mle(ctx: LabContext, rng: np.random.Generator) -> list[Check]:
+def cross_entropy_from_mle(cfg: Config) -> Section:
+    """Cross-entropy as the Categorical NLL of a softmax classifier, vs F.cross_entropy."""
+    rng = cfg.rng(1)
     errs = []
     for K in (2, 3, 10, 100):
         z = rng.standard_normal((256, K)) * 3
@@ -158,7 +192,7 @@ def _cross_entropy_from_mle(ctx: LabContext, rng: np.random.Generator) -> list[C
         F.cross_entropy(tz, torch.tensor(y)).backward()
         errs.append(np.abs(prob.categorical_nll_grad(z, y) - tz.grad.numpy()).max())
     # NLL of a 3-class softmax model as its first logit moves: it is H(p_hat, softmax(z))
-    labels = prob.Categorical([0.6, 0.3, 0.1]).sample(300, ctx.seed + 4)
+    labels = prob.Categorical([0.6, 0.3, 0.1]).sample(300, cfg.seed + 4)
     p_hat = np.bincount(labels, minlength=3) / labels.size
     z1 = np.linspace(-3, 4, 141)
     logits = np.stack(
@@ -166,74 +200,76 @@ def _cross_entropy_from_mle(ctx: LabContext, rng: np.random.Generator) -> list[C
     )
     nll_curve = [prob.categorical_nll(np.tile(row, (labels.size, 1)), labels) for row in logits]
     ce_curve = prob.cross_entropy(np.tile(p_hat, (z1.size, 1)), prob.softmax(logits))
-    ctx.save_figure(
-        pviz.loss_curves_figure(
-            z1,
-            {"Categorical NLL of labels": np.array(nll_curve), "H(p_hat, softmax(z))": ce_curve},
-            math.log(p_hat[0]),
-            xlabel="logit z_0 (z_1, z_2 fixed at log p_hat)",
-            title="Categorical NLL of a softmax model = cross-entropy",
-        ),
-        "ce_from_categorical_mle.png",
+    curves = {"Categorical NLL of labels": np.array(nll_curve), "H(p_hat, softmax(z))": ce_curve}
+    figure = lambda: pviz.loss_curves_figure(
+        z1,
+        curves,
+        math.log(p_hat[0]),
+        xlabel="logit z_0 (z_1, z_2 fixed at log p_hat)",
+        title="Categorical NLL of a softmax model = cross-entropy",
     )
-    return [
-        Check.at_most(
-            "Cross-entropy derived from maximum likelihood",
-            max(errs),
-            TOL,
-            detail="max |NLL - H(onehot, softmax)|, vs F.cross_entropy and grads",
-        )
-    ]
+    check = Check.at_most(
+        "Cross-entropy derived from maximum likelihood",
+        max(errs),
+        TOL,
+        detail="max |NLL - H(onehot, softmax)|, vs F.cross_entropy and grads",
+    )
+    return Section(
+        "cross-entropy from the Categorical maximum likelihood",
+        [check],
+        values={"p_hat": p_hat, "curves": curves},
+        figures={"ce_from_categorical_mle.png": figure},
+    )
 
 
-def _gd_vs_closed_form(ctx: LabContext, n: int) -> list[Check]:
-    x = prob.Gaussian(2.0, 3.0).sample(n, ctx.seed + 5)
+def gd_vs_closed_form(cfg: Config) -> Section:
+    """Gradient descent on the NLL reaches the closed-form MLE (Gaussian, Categorical)."""
+    n = cfg.n_samples
+    x = prob.Gaussian(2.0, 3.0).sample(n, cfg.seed + 5)
     g_gd, g_hist = prob.fit_gaussian_gd(x)
     g_cf = prob.Gaussian.fit(x)
-    labels = prob.Categorical([0.2, 0.5, 0.3]).sample(n, ctx.seed + 6)
+    labels = prob.Categorical([0.2, 0.5, 0.3]).sample(n, cfg.seed + 6)
     c_gd, c_hist = prob.fit_categorical_gd(labels, 3, lr=2.0, steps=800)
     c_cf = prob.Categorical.fit(labels, 3)
-    ctx.save_figure(
-        pviz.gd_convergence_figure(
-            {
-                "Gaussian mu": g_hist[:, 0],
-                "Gaussian sigma": g_hist[:, 1],
-                "Categorical p_0": c_hist[:, 0],
-                "Categorical p_1": c_hist[:, 1],
-            },
-            {
-                "Gaussian mu": g_cf.mu,
-                "Gaussian sigma": g_cf.sigma,
-                "Categorical p_0": c_cf.probs[0],
-                "Categorical p_1": c_cf.probs[1],
-            },
-        ),
-        "gd_vs_closed_form_mle.png",
-    )
+    histories = {
+        "Gaussian mu": g_hist[:, 0],
+        "Gaussian sigma": g_hist[:, 1],
+        "Categorical p_0": c_hist[:, 0],
+        "Categorical p_1": c_hist[:, 1],
+    }
+    targets = {
+        "Gaussian mu": g_cf.mu,
+        "Gaussian sigma": g_cf.sigma,
+        "Categorical p_0": c_cf.probs[0],
+        "Categorical p_1": c_cf.probs[1],
+    }
     err = max(
         abs(g_gd.mu - g_cf.mu), abs(g_gd.sigma - g_cf.sigma), np.abs(c_gd.probs - c_cf.probs).max()
     )
-    return [
-        Check.at_most(
-            "gradient descent on the NLL reaches the closed-form MLE",
-            err,
-            1e-6,
-            detail="max |theta_GD - theta_MLE|",
-        )
-    ]
+    check = Check.at_most(
+        "gradient descent on the NLL reaches the closed-form MLE",
+        err,
+        1e-6,
+        detail="max |theta_GD - theta_MLE|",
+    )
+    return Section(
+        "gradient descent vs the closed-form MLE",
+        [check],
+        values={"gd": (g_gd, c_gd), "closed_form": (g_cf, c_cf)},
+        figures={
+            "gd_vs_closed_form_mle.png": lambda: pviz.gd_convergence_figure(histories, targets)
+        },
+    )
 
 
-def _identity_and_references(
-    ctx: LabContext, rng: np.random.Generator, n: int
-) -> tuple[list[Check], list[dict]]:
-    pairs = _random_pairs(rng, n)
+def identity_and_references(cfg: Config) -> Section:
+    """H(p, q) = H(p) + KL(p || q) on random pairs; KL and H against SciPy and torch."""
+    rng, n = cfg.rng(3), cfg.n_pairs
+    pairs = random_pairs(rng, n)
     H = np.array([prob.entropy(p) for p, _ in pairs])
     KL = np.array([prob.kl_divergence(p, q) for p, q in pairs])
     CE = np.array([prob.cross_entropy(p, q) for p, q in pairs])
     identity = np.abs(CE - (H + KL)).max()
-    ctx.save_figure(
-        pviz.cross_entropy_bars_figure(H[:12], KL[:12], CE[:12]), "cross_entropy_decomposition.png"
-    )
     kl_scipy = np.array([scipy.stats.entropy(p, q) for p, q in pairs])
     kl_torch = np.array(
         [
@@ -267,7 +303,7 @@ def _identity_and_references(
         }
         for i, (p, _) in enumerate(pairs[:8])
     ]
-    return [
+    checks = [
         Check.at_most(
             "H(p,q) = H(p) + KL(p||q)",
             identity,
@@ -280,26 +316,35 @@ def _identity_and_references(
             1e-10,
             detail="max |diff| vs scipy.stats.entropy, torch kl_divergence (Categorical, Normal)",
         ),
-    ], table
+    ]
+    return Section(
+        "entropy, cross-entropy and KL",
+        checks,
+        {"H = H + KL": table},
+        values={"H": H, "KL": KL, "CE": CE},
+        figures={
+            "cross_entropy_decomposition.png": lambda: pviz.cross_entropy_bars_figure(
+                H[:12], KL[:12], CE[:12]
+            )
+        },
+    )
 
 
-def _kl_asymmetry(ctx: LabContext, n: int) -> tuple[list[Check], list[dict]]:
+def kl_asymmetry(cfg: Config) -> Section:
+    """Forward KL fits a Gaussian by moment matching; reverse KL seeks a mode."""
     p = prob.GaussianMixture1D([0.4, 0.6], [-3.0, 2.5], [1.0, 0.8])
-    x = np.linspace(-20, 20, 4001 if ctx.quick else 16001)  # wide: q is not truncated
+    x = np.linspace(-20, 20, cfg.kl_grid)  # wide: q is not truncated
     q_fwd, kl_fwd = prob.fit_gaussian_kl(p, x, direction="forward")
     # reverse KL has a local minimum per mode: start near each and keep the best
     fits = [prob.fit_gaussian_kl(p, x, direction="reverse", init=(m, 1.0)) for m in p.mus]
     q_rev, kl_rev = min(fits, key=lambda f: f[1])
-    ctx.save_figure(
-        pviz.kl_asymmetry_figure(x, p.pdf(x), q_fwd, q_rev, p.sample(n, ctx.seed)),
-        "kl_asymmetry.png",
-    )
+    samples = p.sample(cfg.n_samples, cfg.seed)
     moment_err = max(abs(q_fwd.mu - p.mean), abs(q_fwd.sigma - math.sqrt(p.variance)))
     rows = [
         {"fit": "forward KL(p||q)", "mu": q_fwd.mu, "sigma": q_fwd.sigma, "KL": kl_fwd},
         {"fit": "reverse KL(q||p)", "mu": q_rev.mu, "sigma": q_rev.sigma, "KL": kl_rev},
     ]
-    return [
+    checks = [
         Check.at_most(
             "forward-KL Gaussian fit = moment matching",
             moment_err,
@@ -312,12 +357,23 @@ def _kl_asymmetry(ctx: LabContext, n: int) -> tuple[list[Check], list[dict]]:
             0.2,
             detail="|mu_reverse - larger mode|",
         ),
-    ], rows
+    ]
+    return Section(
+        "KL is not symmetric",
+        checks,
+        {"KL fits": rows},
+        values={"mixture": p, "forward": (q_fwd, kl_fwd), "reverse": (q_rev, kl_rev)},
+        figures={
+            "kl_asymmetry.png": lambda: pviz.kl_asymmetry_figure(x, p.pdf(x), q_fwd, q_rev, samples)
+        },
+    )
 
 
-def _bayes(ctx: LabContext, rng: np.random.Generator) -> tuple[list[Check], list[dict]]:
+def bayes(cfg: Config) -> Section:
+    """Beta-Bernoulli posteriors as flips arrive; a Gaussian prior as L2 weight decay."""
+    rng = cfg.rng(4)
     true_p = 0.7
-    data = prob.Bernoulli(true_p).sample(500, ctx.seed + 7)
+    data = prob.Bernoulli(true_p).sample(500, cfg.seed + 7)
     theta = np.linspace(0, 1, 501)
     prior = prob.BetaBernoulli(2.0, 2.0)
     curves, rows, err = [], [], 0.0
@@ -339,12 +395,11 @@ def _bayes(ctx: LabContext, rng: np.random.Generator) -> tuple[list[Check], list
                 "95% high": hi,
             }
         )
-    ctx.save_figure(pviz.posterior_figure(theta, curves, true_p), "posterior_updates.png")
     X = rng.standard_normal((60, 8))
     y = X @ rng.standard_normal(8) + 0.5 * rng.standard_normal(60)
     w_map, lam = prob.ridge_map(X, y, noise_sigma=0.5, prior_sigma=0.3)
     w_sk = Ridge(alpha=lam, fit_intercept=False, solver="cholesky").fit(X, y).coef_
-    return [
+    checks = [
         Check.at_most(
             "Beta posterior credible interval matches scipy.stats.beta",
             err,
@@ -362,42 +417,37 @@ def _bayes(ctx: LabContext, rng: np.random.Generator) -> tuple[list[Check], list
             1e-10,
             detail=f"max |w_MAP - w_Ridge|, lambda = sigma^2/tau^2 = {lam:.3g}",
         ),
-    ], rows
+    ]
+    return Section(
+        "Bayesian basics",
+        checks,
+        {"posterior": rows},
+        NOTES,
+        values={"w_map": w_map, "w_ridge": w_sk, "lambda": lam},
+        figures={"posterior_updates.png": lambda: pviz.posterior_figure(theta, curves, true_p)},
+    )
+
+
+NOTES = [
+    "MSE = Gaussian NLL with fixed sigma (scaled by 1/(2 sigma^2), shifted by a constant); "
+    "cross-entropy = Categorical NLL of a softmax classifier: minimising either loss is "
+    "maximum likelihood.",
+    "L2 weight decay = MAP with a Gaussian prior on the weights (lambda = sigma^2/tau^2); "
+    "reverse KL (variational inference) is mode-seeking, forward KL (MLE) mass-covering.",
+]
 
 
 def run(ctx: LabContext) -> LabResult:
-    rng = np.random.default_rng(ctx.seed)
-    n_samples = 2000 if ctx.quick else 20000
-    n_pairs = 300 if ctx.quick else 5000
-    checks: list[Check] = []
-    steps = ctx.progress(range(6), desc="lab 5")
-    next(steps)
-    checks += _distributions(ctx, n_samples)
-    next(steps)
-    checks += _cross_entropy_from_mle(ctx, rng)
-    checks += _mse_from_gaussian_mle(ctx, rng)
-    next(steps)
-    checks += _gd_vs_closed_form(ctx, n_samples)
-    next(steps)
-    more, kl_table = _identity_and_references(ctx, rng, n_pairs)
-    checks += more
-    next(steps)
-    more, fit_rows = _kl_asymmetry(ctx, n_samples)
-    checks += more
-    next(steps)
-    more, post_rows = _bayes(ctx, rng)
-    checks += more
-    notes = [
-        "MSE = Gaussian NLL with fixed sigma (scaled by 1/(2 sigma^2), shifted by a constant); "
-        "cross-entropy = Categorical NLL of a softmax classifier: minimising either loss is "
-        "maximum likelihood.",
-        "L2 weight decay = MAP with a Gaussian prior on the weights (lambda = sigma^2/tau^2); "
-        "reverse KL (variational inference) is mode-seeking, forward KL (MLE) mass-covering.",
+    """The lab's experiments in order, as one result."""
+    cfg = config(ctx.quick, ctx.seed)
+    experiments = [
+        distributions,
+        cross_entropy_from_mle,
+        mse_from_gaussian_mle,
+        gd_vs_closed_form,
+        identity_and_references,
+        kl_asymmetry,
+        bayes,
     ]
-    return ctx.result(
-        5,
-        TITLE,
-        checks,
-        notes=notes,
-        tables={"H = H + KL": kl_table, "KL fits": fit_rows, "posterior": post_rows},
-    )
+    sections = [f(cfg) for f in ctx.progress(experiments, "lab 5")]
+    return ctx.result(5, TITLE, sections)

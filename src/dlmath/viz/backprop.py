@@ -9,8 +9,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle, FancyBboxPatch
 
-import dlmath.viz.files  # noqa: F401  (sets the headless backend before pyplot loads)
-
 __all__ = ["draw_graph", "plot_agreement", "plot_table", "plot_training_curves"]
 
 

@@ -1,7 +1,8 @@
 """Atomic file writing: a reader never sees a half-written figure, page or JSON file.
 
 Each writer writes to a temporary file in the target's folder and renames it over the
-target (``os.replace`` is atomic on POSIX and Windows).
+target (``os.replace`` is atomic on POSIX and Windows). Nothing here chooses a matplotlib
+backend: the CLI picks Agg for itself, and a notebook keeps its inline backend.
 """
 
 from __future__ import annotations
@@ -12,11 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are files, never windows
-
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "save_png", "save_plotly_html"]
 

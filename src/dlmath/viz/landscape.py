@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import matplotlib.pyplot as plt  # noqa: F401  (dlmath.viz.files chose the Agg backend)
+import matplotlib.pyplot as plt
 import numpy as np
-
-import dlmath.viz.files  # noqa: F401  (sets the headless backend first)
 
 __all__ = [
     "KIND_STYLE",

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 import numpy as np
 
-import dlmath.viz.files  # noqa: F401  (selects the headless backend before pyplot loads)
 from dlmath.lowrank import MemoryTable, RankSweep, quarter_circle_pdf
 
 __all__ = [

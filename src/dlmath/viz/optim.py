@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
-
-from dlmath.viz.files import plt  # Agg backend set there
 
 __all__ = [
     "plot_convergence",

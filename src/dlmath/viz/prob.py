@@ -9,11 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
-
-import dlmath.viz.files  # noqa: F401  (selects the headless backend before pyplot)
-
-import matplotlib.pyplot as plt  # noqa: E402  isort: skip
 
 __all__ = [
     "distributions_figure",
