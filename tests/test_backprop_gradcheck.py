@@ -177,11 +177,24 @@ def test_bad_input():
         mlp.unflatten(np.ones(3))
 
 
-def test_torch_reference_is_independent_of_numpy_code():
-    """torch_loss_and_grads uses only torch: perturbing numpy's loss would not move it."""
+def test_torch_reference_is_independent_of_numpy_code(monkeypatch):
+    """torch_loss_and_grads is torch alone: equal to a closed form written here with torch
+    ops on the raw parameters (not through ``to_torch``), and unmoved when NumPy's own
+    forward and backward are broken."""
     mlp = MLP([3, 2], seed=0)
     X, y = np.eye(3), np.array([0, 1, 1])
+    W = torch.tensor(mlp.params["W1"], requires_grad=True)
+    b = torch.tensor(mlp.params["b1"], requires_grad=True)
+    Z = torch.from_numpy(X) @ W.T + b  # one linear layer: logits
+    lt = -torch.log_softmax(Z, dim=1)[torch.arange(3), torch.from_numpy(y)].mean()
+    lt.backward()
+
+    def broken(*args, **kwargs):
+        raise AssertionError("the torch reference must not call the NumPy code")
+
+    monkeypatch.setattr(MLP, "loss_and_grads", broken)
+    monkeypatch.setattr(MLP, "forward", broken)
     loss, grads = torch_loss_and_grads(mlp, X, y)
-    model = mlp.to_torch()
-    lt = torch.nn.functional.cross_entropy(model(torch.from_numpy(X)), torch.from_numpy(y))
     assert loss == pytest.approx(lt.item(), abs=1e-15)
+    np.testing.assert_allclose(grads["W1"], W.grad.numpy(), atol=1e-15)
+    np.testing.assert_allclose(grads["b1"], b.grad.numpy(), atol=1e-15)

@@ -101,10 +101,16 @@ def test_rank_sweep_acts_as_the_frobenius_array():
     W = gaussian(10, 8)
     errs = rank_sweep(W, [1, 2, 3])
     assert isinstance(errs, RankSweep)
-    np.testing.assert_array_equal(np.asarray(errs), errs.frobenius)
-    assert len(errs) == 3 and errs[1] == errs.frobenius[1]
-    assert list(errs) == list(errs.frobenius)
-    np.testing.assert_allclose(errs.energy, 1 - errs.frobenius**2, atol=1e-14)
+    # the reference: explicit rank-r reconstructions from LAPACK's SVD
+    U, S, Vt = np.linalg.svd(W, full_matrices=False)
+    explicit = [
+        np.linalg.norm(W - (U[:, :r] * S[:r]) @ Vt[:r]) / np.linalg.norm(W) for r in (1, 2, 3)
+    ]
+    np.testing.assert_allclose(np.asarray(errs), explicit, rtol=1e-10)
+    assert len(errs) == 3 and errs[1] == pytest.approx(explicit[1], rel=1e-10)
+    np.testing.assert_allclose(list(errs), explicit, rtol=1e-10)
+    energy = [np.sum(S[:r] ** 2) / np.sum(S**2) for r in (1, 2, 3)]
+    np.testing.assert_allclose(errs.energy, energy, rtol=1e-12)
     assert "rel. Frobenius" in repr(errs)
     assert [row["rank"] for row in errs.rows()] == [1, 2, 3]
 

@@ -13,6 +13,7 @@ and ``DLMATH_QUICK=1``. The tests then read what a person sees:
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -95,6 +96,9 @@ def test_notebook_shows_its_figures_and_the_labs_checks(
     n: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     reference = run_lab(n, tmp_path / "report", quick=True, show_progress=False)
+    # result.json is strict JSON: a NaN or inf would be an invalid token
+    text = (tmp_path / "report" / f"lab{n}" / "result.json").read_text()
+    json.loads(text, parse_constant=lambda token: pytest.fail(f"result.json holds {token}"))
     nb = _execute(NOTEBOOK_DIR / NOTEBOOKS[n], tmp_path, monkeypatch)
 
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]

@@ -78,9 +78,16 @@ def test_schedule_equals_torch(label, ours, theirs, n):
         assert abs(sched(t) - ref[t]) <= 1e-12 * BASE
 
 
-def test_library_torch_helper_matches_the_tests_own_loop():
+def test_library_torch_helper_matches_the_closed_form():
+    """torch_schedule_values (the labs' torch reference) against the schedule's formula:
+    linear warmup lr_t = base (0.1 + 0.9 t / 8) for t < 8, then cosine annealing
+    lr_t = eta_min + (base - eta_min) (1 + cos(pi (t - 8) / 40)) / 2."""
     sched = CASES[-2][1]()
-    np.testing.assert_array_equal(torch_schedule_values(sched, 70), torch_lrs(CASES[-2][2], 70))
+    t = np.arange(48)
+    warmup = BASE * (0.1 + 0.9 * t / 8)
+    cosine = 0.001 + (BASE - 0.001) * (1 + np.cos(np.pi * (t - 8) / 40)) / 2
+    expected = np.where(t < 8, warmup, cosine)
+    np.testing.assert_allclose(torch_schedule_values(sched, 48), expected, rtol=0, atol=1e-15)
 
 
 @settings(max_examples=20)

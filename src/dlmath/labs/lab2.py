@@ -218,7 +218,7 @@ def equal_to_torch(cfg: Config) -> Section:
     every = max(r["max_rel_diff"] for r in rows)
     checks = [
         Check.at_most(
-            "Three optimizers (SGD, Momentum, Adam) implemented and equal to torch.optim",
+            f"{MILESTONES[0]} and equal to torch.optim",
             three,
             1e-10,
             detail=f"max rel diff of params over {steps} steps, float64",
@@ -255,7 +255,7 @@ def race(cfg: Config, *, progress=progress_bar) -> Section:
     curves = finite_traces(convergence)
     short = {k: _head(t, 300) for k, t in rosen_trajs.items()}
     check = Check.holds(
-        "Convergence comparison plot created",
+        MILESTONES[1],
         curves >= 2 * len(rosen_trajs) >= 6,
         detail=f"convergence.png: loss gap and distance to minimum, {len(rosen_trajs)} "
         f"optimizers, {curves} finite curves",

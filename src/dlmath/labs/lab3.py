@@ -190,7 +190,7 @@ def digits_landscapes(cfg: Config, problem: Problem, *, progress: bool = True) -
     path_drawn = finite_traces(figures["digits_pca_contour.png"]()) - 1  # less the contour
     milestones = [
         Check.holds(
-            "2D and 3D loss landscape visualizations complete",
+            MILESTONES[0],
             all(n >= 1 for n in drawn.values()),
             detail=f"{sum(n >= 1 for n in drawn.values())}/{len(drawn)} contour, 3-D and "
             "interactive figures drawn with finite data",

@@ -209,7 +209,7 @@ def cross_entropy_from_mle(cfg: Config) -> Section:
         title="Categorical NLL of a softmax model = cross-entropy",
     )
     check = Check.at_most(
-        "Cross-entropy derived from maximum likelihood",
+        MILESTONES[0],
         max(errs),
         TOL,
         detail="max |NLL - H(onehot, softmax)|, vs F.cross_entropy and grads",
