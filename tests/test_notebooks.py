@@ -127,6 +127,10 @@ def test_notebook_shows_its_figures_and_the_labs_checks(
                 assert _shows_figure(o), f"{name} is shown without an image:\n{cell.source}"
                 shown[name] = cell.source
     assert set(shown) == set(reference.figures) | set(reference.interactive), sorted(shown)
+    # ...and only there: a figure left open would be shown a second time, untagged
+    strays = [c.source for c in code for o in _outputs(c)
+              if _shows_figure(o) and "dlmath_figure" not in o.get("metadata", {})]  # fmt: skip
+    assert not strays, f"a figure shown twice or by accident in:\n{strays[0]}"
 
     # one source of truth: the notebook's checks are the lab's checks
     mine = {c["name"]: c for c in _checks_of_notebook(nb)}

@@ -18,17 +18,20 @@ from pathlib import Path
 from types import ModuleType
 
 from dlmath._checks import fail
-from dlmath.labs._contract import Check, LabContext, LabResult
+from dlmath.labs._contract import Check, LabContext, LabResult, Section, summarize
 
 __all__ = [
     "LABS",
     "Check",
     "LabContext",
     "LabResult",
+    "Section",
     "load_lab",
     "notebook_quick",
     "run_lab",
+    "save_failed_result",
     "save_result",
+    "summarize",
 ]
 
 #: lab number -> module name inside dlmath.labs
@@ -56,9 +59,11 @@ def run_lab(
 ) -> LabResult:
     """Run lab ``n`` into ``out/labN`` and return its result (also saved as ``result.json``).
 
-    The lab writes into a staging folder inside ``out`` that replaces ``out/labN`` only
-    when the lab has finished, so a second run leaves no stale figures behind and an
-    interrupted run leaves the previous results intact.
+    The lab writes into a staging folder inside ``out``; only when it has finished are its
+    files moved into ``out/labN`` (each by an atomic rename, ``result.json`` last) and
+    listed in ``out``'s manifest, and the files of the previous run that this one did not
+    write again are removed. Files dlmath did not write (a user's notes) are kept; an
+    interrupted or crashed run removes its staging and leaves the previous results intact.
     """
     module = load_lab(n)
     out = Path(out)
@@ -73,10 +78,20 @@ def run_lab(
         result.seconds = time.perf_counter() - start
         save_result(result, staging)
         _replace_dir(staging, out / f"lab{n}")
-    except BaseException:
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
     return result
+
+
+def save_failed_result(result: LabResult, out: str | os.PathLike) -> None:
+    """Replace lab ``result.lab``'s files in ``out`` by just this (failed) ``result.json``."""
+    out = Path(out)
+    staging = Path(tempfile.mkdtemp(prefix=f".lab{result.lab}.", dir=out))
+    try:
+        save_result(result, staging)
+        _replace_dir(staging, out / f"lab{result.lab}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def save_result(result: LabResult, lab_dir: str | os.PathLike) -> Path:
@@ -95,11 +110,32 @@ def _json_default(obj):
 
 
 def _replace_dir(new: Path, final: Path) -> None:
-    """Move ``new`` to ``final``, replacing an older ``final`` (two renames, then cleanup)."""
-    trash = None
-    if final.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old.", dir=final.parent))
-        os.replace(final, trash / final.name)
-    os.replace(new, final)
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+    """Install the files of folder ``new`` as ``final`` (= ``DIR/labN``), owning only those.
+
+    In order: the manifest of ``DIR`` lists the new files (so an interruption never leaves
+    a file of ours unlisted), each file is renamed over its target (``result.json`` last,
+    so a reader never sees a result without its figures), the manifest drops the previous
+    run's files that were not rewritten and they are deleted. Other files stay.
+    """
+    from dlmath.report import owned_files, record_files
+
+    out = final.parent
+    if final.exists() and not final.is_dir():
+        raise FileExistsError(f"{final} exists and is not a folder; it was kept.")
+    files = sorted(
+        (p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file()),
+        key=lambda rel: rel == "result.json",
+    )
+    prefix = f"{final.name}/"
+    new_owned = {prefix + rel for rel in files}
+    old_owned = {f for f in owned_files(out) or set() if f.startswith(prefix)}
+    record_files(out, add=new_owned)
+    final.mkdir(exist_ok=True)
+    for rel in files:
+        target = final / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(new / rel, target)
+    stale = old_owned - new_owned
+    record_files(out, remove=stale)
+    for rel in stale:
+        (out / rel).unlink(missing_ok=True)

@@ -28,7 +28,16 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-__all__ = ["Check", "LabContext", "LabResult", "Section", "json_safe", "progress_bar", "summarize"]
+__all__ = [
+    "Check",
+    "LabContext",
+    "LabResult",
+    "Section",
+    "drawn",
+    "json_safe",
+    "progress_bar",
+    "summarize",
+]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -232,6 +241,19 @@ class Section:
             f"Section({self.title!r}: {len(self.checks)} checks, figures {list(self.figures)})"
         ]
         return "\n".join(lines + ["  " + c.line() for c in self.checks])
+
+
+def drawn(fig: Any) -> FigureBuilder:
+    """The builder of a figure an experiment has already drawn (to check what it shows).
+
+    A matplotlib figure is closed at once: it is saved or displayed later from the object,
+    and Jupyter's inline backend does not show a closed figure a second time.
+    """
+    if hasattr(fig, "savefig"):
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return lambda: fig
 
 
 _plotly_js_sent = False

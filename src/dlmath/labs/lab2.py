@@ -21,7 +21,7 @@ import numpy as np
 from dlmath import optim
 from dlmath.backprop import MLP
 from dlmath.data import digits
-from dlmath.labs._contract import Check, LabContext, LabResult, Section, progress_bar
+from dlmath.labs._contract import Check, LabContext, LabResult, Section, drawn, progress_bar
 from dlmath.milestones import milestones_of
 from dlmath.optim import schedules as S
 from dlmath.viz import optim as oviz
@@ -262,7 +262,7 @@ def race(cfg: Config, *, progress=progress_bar) -> Section:
     )
     figures = {
         "trajectories.png": lambda: oviz.trajectory_grid(panels),
-        "convergence.png": lambda: convergence,
+        "convergence.png": drawn(convergence),
         "convergence_quadratic.png": lambda: oviz.plot_convergence(*quad),
         "lr_sweep.png": lambda: oviz.plot_lr_sweep(sweeps_by_fn["rosenbrock"], "rosenbrock"),
         "trajectories_interactive.html": lambda: oviz.trajectory_animation(rosen, short),

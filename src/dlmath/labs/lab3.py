@@ -14,14 +14,13 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from dlmath.data import Split, digits, two_moons
-from dlmath.labs._contract import Check, LabContext, LabResult, Section
+from dlmath.labs._contract import Check, LabContext, LabResult, Section, drawn
 from dlmath.landscape import (
     Run,
     dense_hessian,
@@ -212,14 +211,6 @@ def digits_landscapes(cfg: Config, problem: Problem, *, progress: bool = True) -
     )
 
 
-def _drawn(fig):
-    """Close a figure drawn for a section at once: it is saved or displayed later from the
-    object, and a closed figure is not shown a second time by Jupyter's inline backend."""
-    if hasattr(fig, "savefig"):
-        plt.close(fig)
-    return lambda: fig
-
-
 def _pca_plane(adam: Run, X, y, n_grid: int, progress) -> Section:
     """Loss over the PCA plane of Adam's path, centred at its final weights, path drawn on it."""
     from dlmath.viz.landscape import plot_contour, plot_surface3d, plotly_surface
@@ -232,7 +223,7 @@ def _pca_plane(adam: Run, X, y, n_grid: int, progress) -> Section:
     )
     r1, r2 = pca.explained_variance_ratio
     figures = {
-        "digits_pca_contour.png": _drawn(
+        "digits_pca_contour.png": drawn(
             plot_contour(
                 a,
                 b,
@@ -244,7 +235,7 @@ def _pca_plane(adam: Run, X, y, n_grid: int, progress) -> Section:
                 ylabel=f"PC2 ({100 * r2:.1f}% of variance)",
             )
         ),
-        "digits_pca_surface3d.png": _drawn(
+        "digits_pca_surface3d.png": drawn(
             plot_surface3d(
                 a,
                 b,
@@ -255,7 +246,7 @@ def _pca_plane(adam: Run, X, y, n_grid: int, progress) -> Section:
                 ylabel="PC2",
             )  # fmt: skip
         ),
-        "digits_pca_surface.html": _drawn(
+        "digits_pca_surface.html": drawn(
             plotly_surface(
                 a,
                 b,
@@ -309,7 +300,7 @@ def _random_slice(cfg: Config, sgd: Run, X, y, progress) -> Section:
     seeds = (cfg.seed + 1, cfg.seed + 2)
     dirs, s, Z = _random_plane(sgd.model, X, y, seeds, cfg.n_grid, progress)
     figures = {
-        "digits_random_slice.png": _drawn(
+        "digits_random_slice.png": drawn(
             plot_contour(
                 s,
                 s,
@@ -319,7 +310,7 @@ def _random_slice(cfg: Config, sgd: Run, X, y, progress) -> Section:
                 **_SLICE_LABELS,
             )
         ),
-        "digits_random_slice.html": _drawn(
+        "digits_random_slice.html": drawn(
             plotly_surface(
                 s,
                 s,

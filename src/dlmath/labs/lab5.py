@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import Ridge
 from torch import distributions as td
 
-from dlmath import prob
+from dlmath import backprop, prob
 from dlmath.labs._contract import Check, LabContext, LabResult, Section
 from dlmath.milestones import milestones_of
 from dlmath.viz import prob as pviz
@@ -116,10 +116,11 @@ def mse_from_gaussian_mle(cfg: Config) -> Section:
     for sigma in (0.1, 0.5, 1.0, 3.0):
         const = 0.5 * math.log(2 * math.pi * sigma**2)
         nll = prob.gaussian_nll(y, y_hat, sigma)
-        errs.append(abs(nll - (prob.mse(y, y_hat) / (2 * sigma**2) + const)) / max(1, abs(nll)))
+        errs.append(abs(nll - (backprop.mse(y_hat, y) / (2 * sigma**2) + const)) / max(1, abs(nll)))
         errs.append(
             np.abs(
-                prob.gaussian_nll_grad(y, y_hat, sigma) - prob.mse_grad(y, y_hat) / (2 * sigma**2)
+                prob.gaussian_nll_grad(y, y_hat, sigma)
+                - backprop.mse_grad(y_hat, y)[1] / (2 * sigma**2)
             ).max()
         )
         ref = torch.nn.GaussianNLLLoss(full=True)(
@@ -132,14 +133,14 @@ def mse_from_gaussian_mle(cfg: Config) -> Section:
     sigma = 1.5
     nll_curve = [prob.gaussian_nll(data, np.full_like(data, m), sigma) for m in mus]
     mse_curve = [
-        prob.mse(data, np.full_like(data, m)) / (2 * sigma**2)
+        backprop.mse(np.full_like(data, m), data) / (2 * sigma**2)
         + 0.5 * math.log(2 * math.pi * sigma**2)
         for m in mus
     ]
     curves = {
         "Gaussian NLL, sigma = 1.5": np.array(nll_curve),
         "MSE / (2 sigma^2) + log(2 pi sigma^2) / 2": np.array(mse_curve),
-        "MSE": np.array([prob.mse(data, np.full_like(data, m)) for m in mus]),
+        "MSE": np.array([backprop.mse(np.full_like(data, m), data) for m in mus]),
     }
     figure = lambda: pviz.loss_curves_figure(
         mus,
@@ -184,13 +185,13 @@ def cross_entropy_from_mle(cfg: Config) -> Section:
     for K in (2, 3, 10, 100):
         z = rng.standard_normal((256, K)) * 3
         y = rng.integers(0, K, 256)
-        nll = prob.categorical_nll(z, y)
-        ce = float(prob.cross_entropy(prob.one_hot(y, K), prob.softmax(z)).mean())
+        nll = backprop.cross_entropy(z, y)
+        ce = float(prob.distribution_cross_entropy(prob.one_hot(y, K), prob.softmax(z)).mean())
         ref = F.cross_entropy(torch.tensor(z), torch.tensor(y)).item()
         errs += [abs(nll - ce), abs(nll - ref)]
         tz = torch.tensor(z, requires_grad=True)
         F.cross_entropy(tz, torch.tensor(y)).backward()
-        errs.append(np.abs(prob.categorical_nll_grad(z, y) - tz.grad.numpy()).max())
+        errs.append(np.abs(backprop.cross_entropy_grad(z, y)[1] - tz.grad.numpy()).max())
     # NLL of a 3-class softmax model as its first logit moves: it is H(p_hat, softmax(z))
     labels = prob.Categorical([0.6, 0.3, 0.1]).sample(300, cfg.seed + 4)
     p_hat = np.bincount(labels, minlength=3) / labels.size
@@ -198,8 +199,8 @@ def cross_entropy_from_mle(cfg: Config) -> Section:
     logits = np.stack(
         [z1, np.full_like(z1, math.log(p_hat[1])), np.full_like(z1, math.log(p_hat[2]))], axis=1
     )
-    nll_curve = [prob.categorical_nll(np.tile(row, (labels.size, 1)), labels) for row in logits]
-    ce_curve = prob.cross_entropy(np.tile(p_hat, (z1.size, 1)), prob.softmax(logits))
+    nll_curve = [backprop.cross_entropy(np.tile(row, (labels.size, 1)), labels) for row in logits]
+    ce_curve = prob.distribution_cross_entropy(np.tile(p_hat, (z1.size, 1)), prob.softmax(logits))
     curves = {"Categorical NLL of labels": np.array(nll_curve), "H(p_hat, softmax(z))": ce_curve}
     figure = lambda: pviz.loss_curves_figure(
         z1,
@@ -268,7 +269,7 @@ def identity_and_references(cfg: Config) -> Section:
     pairs = random_pairs(rng, n)
     H = np.array([prob.entropy(p) for p, _ in pairs])
     KL = np.array([prob.kl_divergence(p, q) for p, q in pairs])
-    CE = np.array([prob.cross_entropy(p, q) for p, q in pairs])
+    CE = np.array([prob.distribution_cross_entropy(p, q) for p, q in pairs])
     identity = np.abs(CE - (H + KL)).max()
     kl_scipy = np.array([scipy.stats.entropy(p, q) for p, q in pairs])
     kl_torch = np.array(
