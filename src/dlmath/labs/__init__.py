@@ -98,15 +98,9 @@ def save_result(result: LabResult, lab_dir: str | os.PathLike) -> Path:
     """Write ``result.json`` (checks, figures, tables) into a lab's folder atomically."""
     from dlmath.viz.files import atomic_write_text
 
-    text = json.dumps(result.to_dict(), indent=2, default=_json_default) + "\n"
+    # to_dict() is plain JSON data already (json_safe); a NaN that slipped past it raises
+    text = json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n"
     return atomic_write_text(Path(lab_dir) / "result.json", text)
-
-
-def _json_default(obj):
-    # numpy scalars and arrays that a lab put in its tables
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"not JSON serializable: {type(obj).__name__}")
 
 
 def _replace_dir(new: Path, final: Path) -> None:

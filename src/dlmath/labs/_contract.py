@@ -261,7 +261,7 @@ _plotly_js_sent = False
 
 def display_figure(fig: Any, name: str = "") -> None:
     """Show a figure inline in Jupyter, tagged with its file ``name`` (output metadata
-    ``dlmath_figure``): a matplotlib figure as PNG (then closed, so the inline backend does
+    ``dlmath_figure``): a matplotlib figure as a PNG (then closed, so the inline backend does
     not show it twice), a plotly figure as plotly's own output plus an offline HTML page
     (plotly.js sent once per kernel), so it renders in JupyterLab and in HTML exports."""
     global _plotly_js_sent
@@ -269,10 +269,17 @@ def display_figure(fig: Any, name: str = "") -> None:
 
     tag = {"dlmath_figure": name}
     if hasattr(fig, "savefig"):
-        import matplotlib.pyplot as plt
+        import io
 
-        display(fig, metadata=tag)
+        import matplotlib.pyplot as plt
+        from IPython.display import Image
+
+        # rendered here, not by the kernel's figure formatter: the PNG shows whatever
+        # matplotlib backend the kernel has (inline, or Agg set by the environment)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)
+        display(Image(data=buf.getvalue(), format="png"), metadata=tag)
         return
     import json
 
@@ -298,13 +305,12 @@ def summarize(
     )
 
 
-def progress_bar(iterable: Iterable[Any], desc: str, total: int | None = None) -> Iterator:
-    """The default progress bar of an experiment's long loops (tqdm, cleared when done)."""
-    return iter(tqdm(iterable, desc=desc, total=total, leave=False))
-
-
-def no_progress(iterable: Iterable[Any], desc: str = "", total: int | None = None) -> Iterator:
-    return iter(iterable)
+def progress_bar(
+    iterable: Iterable[Any], desc: str, total: int | None = None, *, enabled: bool = True
+) -> Iterator:
+    """The progress bar of an experiment's long loops (tqdm, cleared when done); the default
+    ``progress`` of every experiment that has one."""
+    return iter(tqdm(iterable, desc=desc, total=total, leave=False, disable=not enabled))
 
 
 @dataclass
@@ -351,9 +357,7 @@ class LabContext:
 
     def progress(self, iterable: Iterable[Any], desc: str, total: int | None = None) -> Iterator:
         """Wrap a loop in a progress bar (silent when ``show_progress`` is off)."""
-        return iter(
-            tqdm(iterable, desc=desc, total=total, leave=False, disable=not self.show_progress)
-        )
+        return progress_bar(iterable, desc, total, enabled=self.show_progress)
 
     def add(self, section: Section) -> Section:
         """Draw and save every figure of ``section`` (PNG or interactive HTML by name)."""

@@ -127,18 +127,19 @@ def agreement(cfg: Config, data: Split) -> Section:
     summary, (c64, c32) = _autograd_agreement(data, sizes, cfg.seed)
     worst64 = max(r["float64 max |diff|"] for r in summary)
     worst32 = max(r["float32 max |diff|"] for r in summary)
+    every = f"max |diff| over {len(ACTIVATIONS)} activations x {len(LOSSES)} losses"
     checks = [
         Check.at_most(
             "manual backprop matches autograd (float64)",
             worst64,
             MODULE_TOL,
-            detail="max |diff| over 4 activations x 2 losses",
+            detail=every,
         ),
         Check.at_most(
             "manual backprop matches autograd (float32)",
             worst32,
             MODULE_TOL,
-            detail="max |diff| over 4 activations x 2 losses",
+            detail=every,
         ),
         Check.at_most(
             "manual backprop matches autograd to float64 precision",
@@ -282,11 +283,14 @@ def softmax_stability(cfg: Config) -> Section:
 def training(cfg: Config, data: Split, mlp: MLP, *, progress=progress_bar) -> Section:
     """Minibatch SGD on digits with the manual backward, to the held-out accuracy target.
 
-    Trains ``mlp`` in place (it is the lab's network: the one the gradient check verified).
+    Trains a copy of ``mlp`` (the lab's network, the one the gradient check verified), so
+    the caller's network and a second call are untouched; the trained one is
+    ``section["mlp"]``.
     """
     from dlmath.viz.backprop import plot_training_curves
 
     epochs = cfg.epochs
+    mlp = mlp.copy()
     history = train(
         mlp,
         data.X_train,
@@ -334,8 +338,8 @@ def training(cfg: Config, data: Split, mlp: MLP, *, progress=progress_bar) -> Se
     return Section(
         "training with the manual backward",
         [check],
-        {"training (minibatch SGD, lr 0.1, batch 32)": rows},
+        {f"training (minibatch SGD, lr {cfg.lr:g}, batch {cfg.batch_size})": rows},
         notes,
-        values={"history": history, "after_training": after},
+        values={"history": history, "after_training": after, "mlp": mlp},
         figures=figures,
     )

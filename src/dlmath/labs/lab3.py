@@ -41,12 +41,12 @@ from dlmath.landscape import (
     same_state,
     slice_function,
     train_runs,
+    write_weights,
 )
-from dlmath.landscape.reference import write_weights
 from dlmath.milestones import milestones_of
 from dlmath.nets import accuracy
 from dlmath.optim import SGD, Adam, himmelblau, saddle
-from dlmath.viz.inspect import finite_traces
+from dlmath.viz.inspect import finite_traces, has_line
 
 TITLE = "Loss landscapes: slices, trajectories, critical points, sharpness"
 MILESTONES = milestones_of(3)
@@ -72,6 +72,11 @@ class Config:
     n_starts: int  # Newton starts per basin
     sharpness_points: int  # snapshots along each run for the top eigenvalue
     trace_samples: int  # Hutchinson probes
+    digits_lrs: tuple[float, float] = (0.05, 3e-3)  # SGD (momentum 0.9), Adam
+    digits_batch: int = 64
+    moons_sizes: tuple[int, ...] = (2, 16, 16, 2)
+    moons_noise: float = 0.15
+    moons_lrs: tuple[float, float] = (0.2, 0.03)  # SGD (momentum 0.9), Adam, full batch
 
 
 def config(quick: bool = False, seed: int = 0) -> Config:
@@ -91,7 +96,7 @@ def run(ctx: LabContext) -> LabResult:
     problems = trained["problems"]
     sections = [
         trained,
-        digits_landscapes(cfg, problems["digits"], progress=ctx.show_progress),
+        digits_landscapes(cfg, problems["digits"], show_progress=ctx.show_progress),
         critical_points(cfg, problems["two moons"]),
         sharpness(cfg, problems),
     ]
@@ -111,19 +116,19 @@ def train(cfg: Config) -> Section:
         d.X_train,
         d.y_train,
         epochs=cfg.digits_epochs,
-        batch_size=64,
-        optimizers=_optimizers(sgd=0.05, adam=3e-3),
+        batch_size=cfg.digits_batch,
+        optimizers=_optimizers(*cfg.digits_lrs),
         seed=cfg.seed,
     )
-    m = two_moons(n=cfg.moons_n, noise=0.15, seed=cfg.seed)
+    m = two_moons(n=cfg.moons_n, noise=cfg.moons_noise, seed=cfg.seed)
     moon_runs = train_runs(
-        [2, 16, 16, 2],
+        cfg.moons_sizes,
         "tanh",
         m.X_train,
         m.y_train,
         epochs=cfg.moons_epochs,
         batch_size=None,
-        optimizers=_optimizers(sgd=0.2, adam=0.03),
+        optimizers=_optimizers(*cfg.moons_lrs),
         seed=cfg.seed,
         every=cfg.moons_every,
     )
@@ -150,6 +155,7 @@ def train(cfg: Config) -> Section:
 
 
 def _optimizers(sgd: float, adam: float) -> dict[str, Callable]:
+    """SGD with momentum 0.9 and Adam, at learning rates ``sgd`` and ``adam``."""
     return {
         "SGD": lambda p: SGD(p, lr=sgd, momentum=0.9),
         "Adam": lambda p: Adam(p, lr=adam),
@@ -168,35 +174,39 @@ LANDSCAPE_FIGURES = (
 )
 
 
-def digits_landscapes(cfg: Config, problem: Problem, *, progress: bool = True) -> Section:
+def digits_landscapes(cfg: Config, problem: Problem, *, show_progress: bool = True) -> Section:
     """The digits MLP's PCA plane (Adam's path on it), a random filter-normalized slice
     around the SGD solution and the line from initialization to solution, each checked
     against a point-by-point reference; none may touch the model."""
     split, runs = problem
     X, y, n_grid = split.X_train, split.y_train, cfg.n_grid
     adam = runs["Adam"]
-    before = model_state(adam.model)
-    plane = _pca_plane(adam, X, y, n_grid, progress)
-    random_slice = _random_slice(cfg, runs["SGD"], X, y, progress)
+    before = {name: model_state(r.model) for name, r in runs.items()}
+    plane = _pca_plane(adam, X, y, n_grid, show_progress)
+    random_slice = _random_slice(cfg, runs["SGD"], X, y, show_progress)
     line = _interpolation(runs, X, y, n_grid)
     untouched = Check.holds(
         "loss_surface leaves the model untouched",
-        same_state(before, model_state(adam.model)),
-        detail="parameters, requires_grad, grads and modes identical",
+        all(same_state(before[name], model_state(r.model)) for name, r in runs.items()),
+        detail="parameters, requires_grad, grads and modes of both models identical",
     )
     figures = {**plane.figures, **random_slice.figures, **line.figures}
-    drawn = {name: finite_traces(figures[name]()) for name in LANDSCAPE_FIGURES}
-    path_drawn = finite_traces(figures["digits_pca_contour.png"]()) - 1  # less the contour
+    # each landscape figure draws a surface with finite losses (the path does not count)
+    surfaces = {name: finite_traces(figures[name](), lines=False) for name in LANDSCAPE_FIGURES}
+    contour, interactive = (
+        figures[k]() for k in ("digits_pca_contour.png", "digits_pca_surface.html")
+    )
+    path_3d = [t for t in interactive.data if t.name == "Adam (projected)"]
     milestones = [
         Check.holds(
             MILESTONES[0],
-            all(n >= 1 for n in drawn.values()),
-            detail=f"{sum(n >= 1 for n in drawn.values())}/{len(drawn)} contour, 3-D and "
-            "interactive figures drawn with finite data",
+            all(n >= 1 for n in surfaces.values()),
+            detail=f"{sum(n >= 1 for n in surfaces.values())}/{len(surfaces)} contour, 3-D and "
+            "interactive figures drawn with finite losses",
         ),
         Check.holds(
             "Overlay optimization trajectory on landscape",
-            path_drawn >= 1,
+            has_line(contour, "Adam") and bool(path_3d) and finite_traces(interactive) > 1,
             detail="Adam's path on its PCA plane (contour and 3-D HTML)",
         ),
     ]
@@ -339,6 +349,7 @@ def _pointwise_gap(model: nn.Module, X, y, dirs, s: np.ndarray, Z: np.ndarray, s
             Z[i, j]
             - pointwise_loss(
                 model,
+                F.cross_entropy,
                 X,
                 y,
                 [t + s[i] * u + s[j] * v for t, u, v in zip(theta, d1, d2, strict=True)],
@@ -361,7 +372,7 @@ def _interpolation(runs: dict[str, Run], X, y, n_grid: int) -> Section:
         for name, run in runs.items()
     }
     ends = [
-        abs(curves[n][i] - pointwise_loss(r.model, X, y, w))
+        abs(curves[n][i] - pointwise_loss(r.model, F.cross_entropy, X, y, w))
         for n, r in runs.items()
         for i, w in (
             (np.argmin(abs(alphas)), [torch.as_tensor(x) for x in r.init]),
@@ -582,7 +593,7 @@ def sharpness(cfg: Config, problems: dict[str, Problem]) -> Section:
         title="Sharpness along training",
     )
     m, moons = problems["two moons"]
-    checks = _dense_hessian_checks(
+    checks, dense = _dense_hessian_checks(
         moons["Adam"].model, m.X_train, m.y_train, cfg.trace_samples, cfg.seed
     )
     note = (
@@ -590,7 +601,7 @@ def sharpness(cfg: Config, problems: dict[str, Problem]) -> Section:
         "by Lanczos on Hessian-vector products (no n x n matrix)."
     )
     return Section(
-        "sharpness", checks, {"sharpness": rows}, [note], values={"curves": curves},
+        "sharpness", checks, {"sharpness": rows}, [note], values={"curves": curves, **dense},
         figures={"sharpness.png": figure},
     )  # fmt: skip
 
@@ -607,14 +618,15 @@ def _sharpness_along(run: Run, X, y, n_points: int, seed: int) -> tuple[np.ndarr
     return picks, tops
 
 
-def _dense_hessian_checks(model: nn.Module, X, y, n_trace: int, seed: int) -> list[Check]:
-    """Lanczos and Hutchinson against the dense Hessian of a small trained network."""
-    H = dense_hessian(model, X, y)
+def _dense_hessian_checks(model: nn.Module, X, y, n_trace: int, seed: int):
+    """Lanczos and Hutchinson against the dense Hessian of a small trained network; returns
+    the checks and the numbers (``top``, ``trace``, the dense ``eigenvalues``)."""
+    H = dense_hessian(model, F.cross_entropy, X, y)
     eig = np.linalg.eigvalsh(H)
     dense_top = eig[np.argmax(np.abs(eig))]
-    top = hessian_eigs(model, F.cross_entropy, X, y, k=3, tol=1e-10)
+    top = hessian_eigs(model, F.cross_entropy, X, y, k=3, tol=1e-10, seed=seed)
     tr = hessian_trace(model, F.cross_entropy, X, y, n_samples=n_trace, seed=seed)
-    return [
+    checks = [
         Check.at_most(
             "top Hessian eigenvalue (Lanczos) matches the dense Hessian",
             abs(top.eigenvalues[0] - dense_top) / abs(dense_top),
@@ -628,3 +640,4 @@ def _dense_hessian_checks(model: nn.Module, X, y, n_trace: int, seed: int) -> li
             detail=f"|estimate - trace| / stderr (trace {np.trace(H):.4g})",
         ),
     ]
+    return checks, {"top": top, "trace": tr, "dense_eigenvalues": eig}

@@ -17,10 +17,16 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["dense_hessian", "fd_hessian_error", "model_state", "pointwise_loss", "same_state"]
+__all__ = [
+    "dense_hessian",
+    "fd_hessian_error",
+    "model_state",
+    "pointwise_loss",
+    "same_state",
+    "write_weights",
+]
 
 
 def write_weights(model: nn.Module, weights: Sequence[Any]) -> None:
@@ -30,9 +36,7 @@ def write_weights(model: nn.Module, weights: Sequence[Any]) -> None:
     )
 
 
-def pointwise_loss(
-    model: nn.Module, X, y, theta: Sequence[Any], loss_fn: Callable = F.cross_entropy
-) -> float:
+def pointwise_loss(model: nn.Module, loss_fn: Callable, X, y, theta: Sequence[Any]) -> float:
     """``loss_fn(model_theta(X), y)`` with the weights ``theta`` written into a deep copy of
     ``model`` (the slow way, one point; ``model`` itself is not touched)."""
     clone = copy.deepcopy(model)
@@ -41,7 +45,7 @@ def pointwise_loss(
         return float(loss_fn(clone(torch.as_tensor(X)), torch.as_tensor(y)))
 
 
-def dense_hessian(model: nn.Module, X, y, loss_fn: Callable = F.cross_entropy) -> np.ndarray:
+def dense_hessian(model: nn.Module, loss_fn: Callable, X, y) -> np.ndarray:
     """The full Hessian (n, n), n = number of parameters, of ``loss_fn(model(X), y)`` with
     respect to all parameters (in ``model.parameters()`` order), by ``torch.func.hessian``."""
     from torch.func import functional_call, hessian

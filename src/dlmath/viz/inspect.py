@@ -1,8 +1,9 @@
 """What a drawn figure shows, read back from it: the evidence for "a plot was created".
 
 A milestone such as "convergence comparison plot created" is checked on the figure itself
-(its curves and surfaces and whether they hold finite data), so the lab run and its
-notebook judge it the same way, whether the figure was saved to a file or shown inline.
+(the curves and surfaces it draws, and whether they hold finite data), so the lab run and
+its notebook judge it the same way, whether the figure was saved or shown inline.
+Colorbars, grids and level values are not data and are never counted.
 """
 
 from __future__ import annotations
@@ -11,30 +12,59 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["finite_traces"]
+__all__ = ["finite_traces", "has_line"]
 
 
-def finite_traces(fig: Any) -> int:
-    """The number of drawn data traces with at least one finite value.
+def finite_traces(fig: Any, *, lines: bool = True) -> int:
+    """The number of drawn data traces that hold at least one finite value.
 
-    matplotlib: lines, collections (contours, scatter, 3-D surfaces) and images over all
-    axes; plotly: the figure's traces (their ``z`` or ``y`` arrays).
+    matplotlib: lines (finite (x, y) pairs; left out when ``lines`` is False, e.g. to count
+    only the surfaces of a landscape under its overlaid path), contour sets (at least one
+    contour path), scatter points, 3-D surfaces (finite vertices) and images, over all axes
+    but colorbars; plotly: surfaces and heatmaps with a finite ``z`` (and, when ``lines``,
+    other traces with a finite ``y``).
     """
-    if hasattr(fig, "axes") and hasattr(fig, "savefig"):
-        return sum(_mpl_axes_traces(ax) for ax in fig.axes)
-    return sum(_finite(getattr(t, "z", None) if getattr(t, "z", None) is not None else t.y)
-               for t in fig.data)  # fmt: skip
+    if hasattr(fig, "savefig"):
+        return sum(_axes_traces(ax, lines) for ax in fig.axes if not hasattr(ax, "_colorbar"))
+    n = 0
+    for t in fig.data:
+        z = getattr(t, "z", None)
+        if t.type in ("surface", "heatmap", "contour"):
+            n += _finite(z)
+        elif lines:
+            n += _finite(z if z is not None else t.y)
+    return n
 
 
-def _mpl_axes_traces(ax: Any) -> int:
-    n = sum(_finite(line.get_ydata()) for line in ax.get_lines())
+def has_line(fig: Any, label: str, min_points: int = 2) -> bool:
+    """Whether a matplotlib figure draws a line labelled ``label`` through at least
+    ``min_points`` finite points (a trajectory overlaid on a landscape, say)."""
+    for ax in fig.axes:
+        for line in ax.get_lines():
+            if line.get_label() == label:
+                xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+                if np.isfinite(xy).all(axis=1).sum() >= min_points:
+                    return True
+    return False
+
+
+def _axes_traces(ax: Any, lines: bool) -> int:
+    from matplotlib.collections import PathCollection
+    from matplotlib.contour import ContourSet
+
+    n = 0
+    for line in ax.get_lines() if lines else ():
+        xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+        n += bool(np.isfinite(xy).all(axis=1).any())
     for coll in ax.collections:
-        arrays = [coll.get_offsets()]
-        if hasattr(coll, "get_array") and coll.get_array() is not None:
-            arrays.append(coll.get_array())
-        if hasattr(coll, "_vec"):  # a 3-D collection keeps its vertices here
-            arrays.append(coll._vec)
-        n += any(_finite(a) for a in arrays)
+        if isinstance(coll, ContourSet):  # no contour path is drawn where the data is NaN
+            n += any(len(p.vertices) for p in coll.get_paths())
+        elif hasattr(coll, "_vec"):  # a 3-D surface: its projected vertices
+            n += bool(np.asarray(coll._vec).size and np.isfinite(coll._vec).all(axis=0).any())
+        elif isinstance(coll, PathCollection):  # scatter markers
+            n += lines and bool(len(coll.get_offsets()) and np.isfinite(coll.get_offsets()).any())
+        elif coll.get_array() is not None:  # meshes
+            n += _finite(coll.get_array())
     n += sum(_finite(im.get_array()) for im in ax.get_images())
     return n
 
