@@ -11,12 +11,13 @@ TORCH_PIN ?= torch==2.13.0
 # 2 cores: two pytest workers, one BLAS/torch thread each (no oversubscription)
 TEST_WORKERS ?= 2
 
-.PHONY: labs test venv install install-dev browser lint unit quick-labs bench clean help
+.PHONY: labs test venv install install-dev browser lint unit quick-labs bench clean help exercises
 
 help:
 	@echo "make labs   create $(VENV), install dlmath, run all five labs into $(OUT)/"
 	@echo "make test   ruff + unit/property tests + notebooks + browser check + dlmath labs --quick"
 	@echo "make bench  run every benchmark in benchmarks/ (prints ratios for the README table)"
+	@echo "make exercises  write the exercise notebooks into exercises/ and open them in JupyterLab"
 
 $(BIN)/python:
 	$(PYTHON) -m venv --system-site-packages $(VENV)
@@ -30,7 +31,7 @@ $(VENV)/.installed: pyproject.toml | venv
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | venv
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,distributed]"
 	@touch $(VENV)/.installed $@
 
 install: venv $(VENV)/.installed
@@ -65,6 +66,16 @@ test: lint quick-labs unit
 
 bench: install-dev
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Learner mode: the exercise notebooks (your work in exercises/ is kept: --keep), JupyterLab
+# from the `learner` extra (installed here only, never by `make test`). The checks need no network.
+$(VENV)/.installed-learner: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e ".[learner]"
+	@touch $(VENV)/.installed $@
+
+exercises: venv $(VENV)/.installed-learner
+	$(BIN)/dlmath exercises --out exercises --keep
+	$(BIN)/jupyter lab exercises
 
 clean:
 	rm -rf $(OUT) .quick-report .pytest_cache .ruff_cache .hypothesis

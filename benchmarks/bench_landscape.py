@@ -4,7 +4,9 @@
    point-by-point loop that writes weights into the model: MLP 64-256-256-10 (float32) on
    all 1,797 digits, a 51 x 51 grid (``--quick``: 11 x 11). Prints seconds, ratios and the
    achieved GFLOP/s (matmul FLOPs of the forward passes) against the machine's measured
-   float32 matmul GFLOP/s, and whether each tool left the model as it found it.
+   float32 matmul GFLOP/s, and whether each tool left the model as it found it. Then the
+   same grid with ``engine="ray"`` on a local 2-CPU Ray: 1 actor vs 2 actors (the speed-up,
+   with and without the fixed actor start-up, measured as a 1-column grid's time).
 2. ``hessian_eigs`` top-1 vs PyHessian 0.1 (power iteration) on the same model and data, at
    equal accuracy: each tool's loosest tolerance whose eigenvalue is within 1e-3 (relative)
    of a reference (ARPACK ``eigsh`` on float64 Hessian-vector products, tol 1e-12; the
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import time
 import warnings
@@ -41,15 +44,28 @@ def digits_all() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(data.target)
 
 
+SAMPLES: dict[str, list[float]] = {}  # every timing of the last median_times call
+
+
 def median_times(fns: dict, repeats: int) -> dict[str, float]:
-    """Run each function ``repeats`` times, interleaved round by round; median seconds."""
+    """Run each function ``repeats`` times, interleaved round by round; median seconds
+    (all samples are kept in ``SAMPLES``, to print the spread on a shared machine)."""
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
+    SAMPLES.clear()
+    SAMPLES.update(times)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+    except OSError:
+        return "unknown"
 
 
 def matmul_gflops(repeats: int = 20) -> float:
@@ -131,6 +147,15 @@ def bench_surface(n: int, repeats: int) -> None:
         f"(torch threads: {torch.get_num_threads()})"
     )
     ours_s = t["dlmath.loss_surface"]
+    for name, samples in SAMPLES.items():
+        print(f"  {name:28s} all runs: {', '.join(f'{x:.2f}' for x in samples)} s")
+    low = {k: min(v) for k, v in SAMPLES.items()}
+    print(
+        f"fastest runs: loss_landscapes / loss_surface = "
+        f"{low['loss_landscapes.random_plane'] / low['dlmath.loss_surface']:.2f}x, loop / "
+        f"loss_surface = {low['point-by-point loop'] / low['dlmath.loss_surface']:.2f}x; "
+        f"load average (1, 5, 15 min) {load_average()}"
+    )
     print(
         f"ratio loss_landscapes / loss_surface = {t['loss_landscapes.random_plane'] / ours_s:.2f}x"
     )
@@ -146,6 +171,69 @@ def bench_surface(n: int, repeats: int) -> None:
     print(
         f"model parameters changed afterwards: loss_surface max |delta| = {ours_change:.1e}; "
         f"random_plane(deepcopy_model=False) max |delta| = {max_change(before_v, victim):.2e}"
+    )
+
+
+def bench_ray(n: int, repeats: int) -> None:
+    """The same grid on Ray: 1 actor vs 2 actors (one CPU slot and torch thread each)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+
+    X, y = digits_all()
+    model = torch_mlp(SIZES, "relu", seed=0)
+    d1, d2 = random_direction(model, seed=1), random_direction(model, seed=2)
+    grid = np.linspace(-1.0, 1.0, n)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+
+        def on_ray(workers: int, alphas: np.ndarray):
+            return lambda: loss_surface(
+                model,
+                F.cross_entropy,
+                X,
+                y,
+                (d1, d2),
+                alphas,
+                grid,
+                engine="ray",
+                workers=workers,
+                progress=False,
+            )
+
+        start = time.perf_counter()
+        Z_local = loss_surface(model, F.cross_entropy, X, y, (d1, d2), grid, grid, progress=False)
+        local_s = time.perf_counter() - start
+        Z_ray = on_ray(2, grid)()  # warm-up and agreement
+        t = median_times(
+            {
+                "1 worker": on_ray(1, grid),
+                "2 workers": on_ray(2, grid),
+                "1 worker, 1 column (start-up)": on_ray(1, grid[:1]),
+                "2 workers, 1 column (start-up)": on_ray(2, grid[:1]),
+            },
+            repeats,
+        )
+    finally:
+        ray.shutdown()
+    print(f"\n== the same {n}x{n} grid on Ray (local cluster, num_cpus=2), median of {repeats} ==")
+    print(f"Z on Ray == Z local, bit for bit: {np.array_equal(Z_ray, Z_local)}")
+    for name, sec in t.items():
+        print(f"{name:32s} {sec:8.3f} s")
+    for name, samples in SAMPLES.items():
+        print(f"  {name:30s} all runs: {', '.join(f'{x:.2f}' for x in samples)} s")
+    print(f"load average (1, 5, 15 min) {load_average()}")
+    low = {k: min(v) for k, v in SAMPLES.items()}
+    print(
+        f"fastest runs: speed-up 2 workers / 1 worker = {low['1 worker'] / low['2 workers']:.2f}x "
+        f"wall clock; 2 workers vs loss_surface in this process (2 threads): "
+        f"{low['2 workers'] / local_s:.2f}x its time"
+    )
+    one, two = t["1 worker"], t["2 workers"]
+    s1, s2 = t["1 worker, 1 column (start-up)"], t["2 workers, 1 column (start-up)"]
+    print(f"speed-up 2 workers / 1 worker = {one / two:.2f}x (wall clock, actor start-up included)")
+    print(
+        f"speed-up without the fixed start-up (time minus a 1-column grid's) = "
+        f"{(one - s1) / (two - s2):.2f}x"
     )
 
 
@@ -216,10 +304,17 @@ def bench_hessian(repeats: int, rows: int | None) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small grid, fewer repeats")
+    parser.add_argument(
+        "--only", choices=["surface", "ray", "hessian"], default=None, help="run one part"
+    )
     args = parser.parse_args()
-    n, repeats = (11, 3) if args.quick else (51, 3)
-    bench_surface(n, repeats)
-    bench_hessian(3 if args.quick else 5, rows=None)
+    n, repeats = (11, 3) if args.quick else (51, 5)
+    if args.only in (None, "surface"):
+        bench_surface(n, repeats)
+    if args.only in (None, "ray"):
+        bench_ray(n, 3)
+    if args.only in (None, "hessian"):
+        bench_hessian(3 if args.quick else 5, rows=None)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import distributions as td
 
-from dlmath.prob import cross_entropy, entropy, kl_divergence
+from dlmath.prob import distribution_cross_entropy, entropy, kl_divergence
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -79,7 +79,7 @@ def main() -> None:
             "torch": lambda: td.Categorical(probs=tp, validate_args=False).entropy(),
         },
         "cross_entropy": {
-            "dlmath": lambda: cross_entropy(p, q),
+            "dlmath": lambda: distribution_cross_entropy(p, q),
             "scipy": lambda: -scipy.special.xlogy(p, q).sum(axis=-1),
             "torch": lambda: F.cross_entropy(torch.log(tq), tp, reduction="none"),
         },

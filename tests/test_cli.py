@@ -6,8 +6,11 @@ The real labs are run by `make test` (`dlmath labs --quick`) and by their own te
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -18,7 +21,7 @@ import pytest
 import dlmath
 from dlmath import labs as labs_pkg
 from dlmath.cli import main
-from dlmath.labs import Check, LabContext
+from dlmath.labs import Check, LabContext, LabResult
 
 
 def _make_lab(
@@ -37,10 +40,14 @@ def _make_lab(
         if crash:
             raise RuntimeError("boom in the lab")
         value = 3.1e-16 if passes else 0.5
-        return ctx.result(
-            n,
-            mod.TITLE,
-            [Check.at_most("manual backprop matches autograd", value, 1e-6, detail="max |diff|")],
+        return LabResult(
+            lab=n,
+            title=mod.TITLE,
+            checks=[
+                Check.at_most("manual backprop matches autograd", value, 1e-6, detail="max |diff|")
+            ],
+            figures=list(ctx.figures),
+            interactive=list(ctx.interactive),
             tables={"agreement": [{"param": "W1", "max_abs": value}]},
         )
 
@@ -91,7 +98,10 @@ def test_labs_pass_prints_evidence_and_writes_report(fake_labs, tmp_path, capsys
     assert _files(tmp_path) == {"rep"} | {f"rep/{f}" for f in _files(out)}
     assert {"index.html", "results.json", "lab1/result.json", "lab1/curve.png"} <= _files(out)
     assert "lab1/surface.html" in _files(out) and "lab1/plotly.min.js" in _files(out)
-    assert not [f for f in _files(out) if ".tmp" in f or Path(f).name.startswith(".")]
+    hidden = [f for f in _files(out) if ".tmp" in f or Path(f).name.startswith(".")]
+    assert hidden == [".dlmath-manifest.json"]
+    owned = set(json.loads((out / ".dlmath-manifest.json").read_text())["files"])
+    assert owned == _files(out) - {".dlmath-manifest.json", "lab1", "lab2"}
     data = json.loads((out / "lab1" / "result.json").read_text())
     check = data["checks"][0]
     assert (check["value"], check["threshold"], check["passed"]) == (3.1e-16, 1e-6, True)
@@ -123,16 +133,170 @@ def test_crashing_lab_is_reported_and_others_still_run(fake_labs, tmp_path, caps
     assert "boom in the lab" in (tmp_path / "index.html").read_text()
 
 
-def test_second_run_replaces_the_lab_folder_cleanly(fake_labs, tmp_path):
+def test_second_run_replaces_only_its_own_files(fake_labs, tmp_path):
     assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
-    (tmp_path / "lab1" / "stale.png").write_bytes(b"old")
+    (tmp_path / "lab1" / "my_notes.txt").write_text("mine")  # a user's file in our folder
     first = (tmp_path / "lab1" / "curve.png").read_bytes()
     fake_labs(1, figure="other.png")
     assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
     names = {p.name for p in (tmp_path / "lab1").iterdir()}
-    assert names == {"other.png", "surface.html", "plotly.min.js", "result.json"}
+    # our stale curve.png is gone, the user's notes stay
+    assert names == {"other.png", "surface.html", "plotly.min.js", "result.json", "my_notes.txt"}
+    assert (tmp_path / "lab1" / "my_notes.txt").read_text() == "mine"
     assert (tmp_path / "lab1" / "other.png").read_bytes() == first  # same figure, same bytes
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    hidden = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert hidden == [".dlmath-manifest.json"]  # no staging or trash folder left
+
+
+def test_user_file_named_like_a_lab_folder_is_kept(fake_labs, tmp_path, capsys):
+    assert main(["lab", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    (tmp_path / "lab1").write_text("my file called lab1")
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "lab1 exists and is not a folder (kept)" in err[0]
+    assert (tmp_path / "lab1").read_text() == "my file called lab1"
+
+
+def test_foreign_folder_is_refused_unless_forced(fake_labs, tmp_path, capsys):
+    (tmp_path / "index.html").write_text("<p>someone's page</p>")
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a dlmath report" in err[0] and "--force" in err[0]
+    assert (tmp_path / "index.html").read_text() == "<p>someone's page</p>"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress", "--force"]) == 0
+    assert "Lab 1.3.1" in (tmp_path / "index.html").read_text()
+
+
+def test_a_killed_first_run_does_not_lock_the_folder(fake_labs, tmp_path):
+    (tmp_path / ".lab1.k2j4x").mkdir()  # staging of a run killed with SIGKILL
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+
+
+def test_legacy_report_without_manifest_is_adopted(fake_labs, tmp_path):
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    (tmp_path / ".dlmath-manifest.json").unlink()  # as written by dlmath before manifests
+    (tmp_path / "lab1" / "my_notes.txt").write_text("mine")
+    fake_labs(1, figure="other.png")
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    names = {p.name for p in (tmp_path / "lab1").iterdir()}
+    assert "curve.png" not in names and {"other.png", "my_notes.txt"} <= names
+
+
+def test_out_that_is_a_file_is_a_one_line_usage_error(fake_labs, tmp_path, capsys):
+    target = tmp_path / "report"
+    target.write_text("not a folder")
+    assert main(["labs", "--only", "1", "--out", str(target), "--no-progress"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dlmath: error: --out {target} is a file, not a folder; choose a folder."]
+    assert target.read_text() == "not a folder"
+
+
+def test_read_only_out_is_a_one_line_usage_error(fake_labs, tmp_path, capsys, monkeypatch):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    if os.geteuid() == 0:  # root writes anywhere: make the folder refuse writes as it would
+        real = tempfile.mkstemp
+
+        def refuse(*a, dir=None, **kw):
+            if dir is not None and Path(dir) == ro:
+                raise PermissionError(13, "Permission denied")
+            return real(*a, dir=dir, **kw)
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    try:
+        assert main(["labs", "--only", "1", "--out", str(ro), "--no-progress"]) == 2
+    finally:
+        ro.chmod(0o755)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"dlmath: error: --out {ro} cannot be written (Permission denied)."]
+    assert list(ro.iterdir()) == []
+
+
+def test_stray_result_json_outside_lab_folders_is_ignored(fake_labs, tmp_path):
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    (tmp_path / "labnotes").mkdir()
+    (tmp_path / "labnotes" / "result.json").write_text('{"my": "notes"}')
+    (tmp_path / "lab7").mkdir()
+    (tmp_path / "lab7" / "result.json").write_text("not json")
+    assert main(["lab", "2", "--out", str(tmp_path), "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert [lab["lab"] for lab in summary["labs"]] == [1, 2]
+    assert (tmp_path / "labnotes" / "result.json").read_text() == '{"my": "notes"}'
+
+
+def test_crashed_rerun_drops_the_old_figures_keeps_user_files(fake_labs, tmp_path):
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 0
+    (tmp_path / "lab1" / "my_notes.txt").write_text("mine")
+    fake_labs(1, crash=True)
+    assert main(["lab", "1", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert {p.name for p in (tmp_path / "lab1").iterdir()} == {"result.json", "my_notes.txt"}
+
+
+@pytest.mark.parametrize("arg", ["1,3", "1,", "01", "9"])
+def test_lab_takes_exactly_one_number(arg, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["lab", arg])
+    assert exc.value.code == 2
+    assert "expected" in capsys.readouterr().err
+
+
+_SLOW_RUN = """
+import sys, time, types
+from dlmath import labs
+from dlmath.cli import main
+from dlmath.labs import Check, LabResult
+
+def make(name, value, slow):
+    mod = types.ModuleType("dlmath.labs." + name)
+    mod.TITLE, mod.MILESTONES = "stand-in " + name, []
+    def run(ctx):
+        ctx.path("x.txt").write_text("partial")
+        if slow:
+            print("READY", flush=True)
+            time.sleep(60)
+        checks = [Check.at_most("err", value, 1.0)]
+        return LabResult(lab=ctx_lab[name], title=mod.TITLE, checks=checks)
+    mod.run = run
+    sys.modules[mod.__name__] = mod
+    return name
+
+ctx_lab = {"_f1": 1, "_f2": 2}
+slow = sys.argv[2] == "slow"
+labs.LABS[1] = make("_f1", float(sys.argv[3]), False)
+labs.LABS[2] = make("_f2", 0.25, slow)
+sys.exit(main(["labs", "--only", "1,2", "--out", sys.argv[1], "--no-progress"]))
+"""
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_leaves_a_consistent_report_and_no_staging(tmp_path, sig, code):
+    script = tmp_path / "run.py"
+    script.write_text(_SLOW_RUN)
+    out = tmp_path / "rep"
+    first = subprocess.run(
+        [sys.executable, str(script), str(out), "fast", "0.125"], capture_output=True, text=True
+    )
+    assert first.returncode == 0, first.stderr
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(out), "slow", "0.375"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for line in proc.stdout:
+        if line.strip() == "READY":
+            break
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".lab")]
+    summary = json.loads((out / "results.json").read_text())
+    values = {lab["lab"]: lab["checks"][0]["value"] for lab in summary["labs"]}
+    assert values == {1: 0.375, 2: 0.25}  # lab 1 from the new run, lab 2 kept from the old
+    assert "0.375 &lt;= 1" in (out / "index.html").read_text()
 
 
 @pytest.mark.parametrize("only", ["0", "1,9", "x", ""])

@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import distributions as td
 
+from dlmath import backprop, prob
 from dlmath.prob import (
     Bernoulli,
     Categorical,
     Gaussian,
-    cross_entropy,
-    cross_entropy_from_logits,
+    distribution_cross_entropy,
     entropy,
     information,
     kl_divergence,
@@ -267,7 +267,7 @@ def test_information_matches_scipy(shape, seed, zeros, base):
     p_copy, q_copy = p.copy(), q.copy()
     H = entropy(p, base=base)
     KL = kl_divergence(p, q, base=base)
-    CE = cross_entropy(p, q, base=base)
+    CE = distribution_cross_entropy(p, q, base=base)
     assert np.shape(H) == tuple(shape[:-1])
     np.testing.assert_allclose(
         H, scipy.stats.entropy(p, axis=-1, base=base), rtol=1e-12, atol=1e-14
@@ -290,7 +290,7 @@ def test_information_matches_torch():
     )
     # soft-target cross-entropy in torch: -(p * log q).sum(-1)
     ref_ce = F.cross_entropy(torch.log(torch.tensor(q)), torch.tensor(p), reduction="none")
-    np.testing.assert_allclose(cross_entropy(p, q), ref_ce.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(distribution_cross_entropy(p, q), ref_ce.numpy(), rtol=1e-12)
 
 
 def test_information_conventions():
@@ -298,9 +298,11 @@ def test_information_conventions():
     q = np.array([0.0, 0.5, 0.5])
     assert entropy(p) == pytest.approx(np.log(2), rel=1e-15)  # 0 log 0 = 0
     assert entropy(p, base=2) == pytest.approx(1.0, rel=1e-15)
-    assert kl_divergence(p, q) == np.inf and cross_entropy(p, q) == np.inf  # q = 0 < p
+    assert kl_divergence(p, q) == np.inf and distribution_cross_entropy(p, q) == np.inf  # q = 0 < p
     assert kl_divergence(q, q) == 0.0
-    assert cross_entropy([0.0, 1.0], [0.0, 1.0]) == 0.0  # 0 log 0 in the cross-entropy too
+    assert (
+        distribution_cross_entropy([0.0, 1.0], [0.0, 1.0]) == 0.0
+    )  # 0 log 0 in the cross-entropy too
     assert entropy([1.0]) == 0.0
     rng = np.random.default_rng(5)
     r = random_probs(rng, (200, 30))
@@ -323,7 +325,7 @@ def test_information_many_blocks_and_normalize():
     )
     pa, pb = a / a.sum(-1, keepdims=True), b / b.sum(-1, keepdims=True)
     np.testing.assert_allclose(
-        cross_entropy(a, b, normalize=True), -(pa * np.log(pb)).sum(-1), rtol=1e-12
+        distribution_cross_entropy(a, b, normalize=True), -(pa * np.log(pb)).sum(-1), rtol=1e-12
     )
 
 
@@ -333,12 +335,12 @@ def test_information_float32_stable():
     q64[:, :10] = 1e-30  # tiny but representable in float32: log q finite, p/q would overflow
     q64 /= q64.sum(-1, keepdims=True)
     p32, q32 = p64.astype(np.float32), q64.astype(np.float32)
-    for fn in (cross_entropy, kl_divergence):
+    for fn in (distribution_cross_entropy, kl_divergence):
         got = fn(p32, q32)
         assert got.dtype == np.float32 and np.all(np.isfinite(got))
         # the reference on the float32-rounded inputs, computed in float64
         ref = scipy.stats.entropy(p32.astype(np.float64), q32.astype(np.float64), axis=-1)
-        if fn is cross_entropy:
+        if fn is distribution_cross_entropy:
             ref = ref + scipy.stats.entropy(p32.astype(np.float64), axis=-1)
         np.testing.assert_allclose(got, ref, rtol=2e-5, atol=1e-5)
     np.testing.assert_allclose(entropy(p32), scipy.stats.entropy(p64, axis=-1), rtol=1e-5)
@@ -355,19 +357,26 @@ def test_information_float32_stable():
         (lambda: entropy([0.0, 0.0], normalize=True), "'p'.*positive"),
         (lambda: kl_divergence([0.5, 0.5], [0.2, 0.2, 0.6]), "'q'.*same shape"),
         (lambda: kl_divergence([0.5, 0.5], [1.2, -0.2]), "'q'"),
-        (lambda: cross_entropy([0.5, 0.5], [0.3, 0.3]), "'q'.*sum to 1"),
+        (lambda: distribution_cross_entropy([0.5, 0.5], [0.3, 0.3]), "'q'.*sum to 1"),
         (lambda: entropy(0.5), "'p'"),
         (lambda: entropy([0.5, 0.5], base=1), "'base'"),
         (lambda: entropy([0.5, 0.5], base=-2), "'base'"),
-        (lambda: cross_entropy_from_logits([0, 3], np.zeros((2, 3))), "'target'"),
-        (lambda: cross_entropy_from_logits([0], np.zeros((2, 3))), "'target'"),
-        (lambda: cross_entropy_from_logits(np.ones((2, 3)), np.zeros((2, 3))), "'target'"),
-        (lambda: cross_entropy_from_logits([0, 1], [[0.0, np.nan], [0.0, 1.0]]), "'logits'"),
+        (lambda: backprop.cross_entropy(np.zeros((2, 3)), [0, 3]), "'target'"),
+        (lambda: backprop.cross_entropy(np.zeros((2, 3)), [0]), "'target'"),
+        (lambda: backprop.cross_entropy(np.zeros((2, 3)), np.ones((2, 3))), "'target'"),
+        (lambda: backprop.cross_entropy([[0.0, np.nan], [0.0, 1.0]], [0, 1]), "'input'"),
     ],
 )
 def test_information_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_missing_q_is_a_named_type_error():  # was UnboundLocalError
+    with pytest.raises(TypeError, match="'q' must be an array of probabilities"):
+        distribution_cross_entropy([0.5, 0.5], None)
+    with pytest.raises(TypeError, match="'q'"):
+        kl_divergence([0.5, 0.5], None)
 
 
 def test_stated_tolerance_is_accepted():
@@ -377,16 +386,26 @@ def test_stated_tolerance_is_accepted():
         entropy(np.array([0.5, 0.5005], dtype=np.float32))
 
 
-def test_cross_entropy_from_logits_matches_torch():
+def test_cross_entropy_from_logits_is_a_deprecated_alias_that_matches_torch():
     rng = np.random.default_rng(6)
     z = rng.standard_normal((20, 5)) * 1e3  # large logits: still exact
     y = rng.integers(0, 5, 20)
     ref = F.cross_entropy(torch.tensor(z), torch.tensor(y), reduction="none").numpy()
-    np.testing.assert_allclose(cross_entropy_from_logits(y, z), ref, rtol=1e-12)
+    np.testing.assert_allclose(backprop.cross_entropy(z, y, reduction="none"), ref, rtol=1e-12)
     p = random_probs(rng, (20, 5))
     ref_soft = F.cross_entropy(torch.tensor(z), torch.tensor(p), reduction="none").numpy()
-    np.testing.assert_allclose(cross_entropy_from_logits(p, z), ref_soft, rtol=1e-12)
+    got = backprop.cross_entropy(z, p, reduction="none")
+    np.testing.assert_allclose(got, ref_soft, rtol=1e-12)
     np.testing.assert_allclose(
-        cross_entropy_from_logits(p, z / 1e3), cross_entropy(p, softmax(z / 1e3)), rtol=1e-12
+        backprop.cross_entropy(z / 1e3, p, reduction="none"),
+        distribution_cross_entropy(p, softmax(z / 1e3)),
+        rtol=1e-12,
     )
-    np.testing.assert_allclose(cross_entropy_from_logits(y, z, base=2), ref / np.log(2), rtol=1e-12)
+    old = "cross_entropy_from_logits.*deprecated.*dlmath.backprop.cross_entropy"
+    with pytest.warns(DeprecationWarning, match=old):
+        np.testing.assert_allclose(prob.cross_entropy_from_logits(y, z), ref, rtol=1e-12)
+    with pytest.warns(DeprecationWarning, match=old):
+        got = prob.cross_entropy_from_logits(y.reshape(4, 5), z.reshape(4, 5, 5), base=2)
+    np.testing.assert_allclose(got, ref.reshape(4, 5) / np.log(2), rtol=1e-12)
+    with pytest.warns(DeprecationWarning, match="distribution_cross_entropy"):
+        assert prob.cross_entropy(p, softmax(z)).shape == (20,)

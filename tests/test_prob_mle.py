@@ -14,14 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
+from dlmath import backprop, prob
 from dlmath.prob import (
     BetaBernoulli,
     Categorical,
     Gaussian,
     GaussianMixture1D,
-    categorical_nll,
-    categorical_nll_grad,
-    cross_entropy,
+    distribution_cross_entropy,
     fit_categorical_gd,
     fit_gaussian_gd,
     fit_gaussian_kl,
@@ -29,8 +28,6 @@ from dlmath.prob import (
     gaussian_nll,
     gaussian_nll_grad,
     gradient_descent,
-    mse,
-    mse_grad,
     neg_log_posterior,
     neg_log_posterior_grad,
     one_hot,
@@ -61,16 +58,17 @@ def test_gaussian_nll_is_scaled_mse_vs_torch(n, sigma, seed):
     t_hat2 = torch.tensor(y_hat, requires_grad=True)
     ref_mse = F.mse_loss(t_hat2, torch.tensor(y))
     ref_mse.backward()
-    assert mse(y, y_hat) == pytest.approx(ref_mse.item(), rel=1e-12, abs=1e-15)
-    np.testing.assert_allclose(mse_grad(y, y_hat), t_hat2.grad.numpy(), rtol=1e-12, atol=1e-15)
+    assert backprop.mse(y_hat, y) == pytest.approx(ref_mse.item(), rel=1e-12, abs=1e-15)
+    dY = backprop.mse_grad(y_hat, y)[1]
+    np.testing.assert_allclose(dY, t_hat2.grad.numpy(), rtol=1e-12, atol=1e-15)
     # the identity: NLL = MSE / (2 sigma^2) + log(2 pi sigma^2) / 2, gradients scaled alike
     const = 0.5 * math.log(2 * math.pi * sigma**2)
     assert gaussian_nll(y, y_hat, sigma) == pytest.approx(
-        mse(y, y_hat) / (2 * sigma**2) + const, rel=1e-12, abs=1e-12
+        backprop.mse(y_hat, y) / (2 * sigma**2) + const, rel=1e-12, abs=1e-12
     )
     np.testing.assert_allclose(
         gaussian_nll_grad(y, y_hat, sigma),
-        mse_grad(y, y_hat) / (2 * sigma**2),
+        backprop.mse_grad(y_hat, y)[1] / (2 * sigma**2),
         rtol=1e-12,
         atol=1e-15,
     )
@@ -106,22 +104,41 @@ def test_categorical_nll_is_cross_entropy_vs_torch(n, K, scale, seed):
     tz = torch.tensor(z, requires_grad=True)
     ref = F.cross_entropy(tz, torch.tensor(y))
     ref.backward()
-    assert categorical_nll(z, y) == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
-    np.testing.assert_allclose(categorical_nll_grad(z, y), tz.grad.numpy(), rtol=1e-10, atol=1e-15)
+    assert backprop.cross_entropy(z, y) == pytest.approx(ref.item(), rel=1e-12, abs=1e-12)
+    dZ = backprop.cross_entropy_grad(z, y)[1]
+    np.testing.assert_allclose(dZ, tz.grad.numpy(), rtol=1e-10, atol=1e-15)
     if scale == 1.0:  # softmax probabilities stay > 0: the distribution form is finite
-        ce = cross_entropy(one_hot(y, K), softmax(z)).mean()
-        assert categorical_nll(z, y) == pytest.approx(ce, rel=1e-12)
+        ce = distribution_cross_entropy(one_hot(y, K), softmax(z)).mean()
+        assert backprop.cross_entropy(z, y) == pytest.approx(ce, rel=1e-12)
+
+
+def test_deprecated_loss_aliases_warn_name_the_replacement_and_agree():
+    rng = np.random.default_rng(3)
+    z, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    y_true, y_hat = rng.standard_normal(5), rng.standard_normal(5)
+    ref = F.cross_entropy(torch.tensor(z), torch.tensor(y)).item()
+    with pytest.warns(DeprecationWarning, match=r"categorical_nll.*backprop\.cross_entropy"):
+        assert prob.categorical_nll(z, y) == pytest.approx(ref, rel=1e-12)
+    with pytest.warns(DeprecationWarning, match=r"cross_entropy_grad"):
+        g = prob.categorical_nll_grad(z, y)
+    np.testing.assert_allclose(g, backprop.cross_entropy_grad(z, y)[1], rtol=0)
+    ref_mse = F.mse_loss(torch.tensor(y_hat), torch.tensor(y_true)).item()
+    with pytest.warns(DeprecationWarning, match=r"backprop\.mse\(y_hat, y\)"):
+        assert prob.mse(y_true, y_hat) == pytest.approx(ref_mse, rel=1e-12)
+    with pytest.warns(DeprecationWarning, match=r"backprop\.mse_grad\(y_hat, y\)"):
+        g = prob.mse_grad(y_true, y_hat)
+    np.testing.assert_allclose(g, 2 * (y_hat - y_true) / 5, rtol=1e-12)  # sign kept
 
 
 def test_categorical_nll_bad_input():
-    with pytest.raises(ValueError, match="'y'"):
-        categorical_nll(np.zeros((3, 2)), [0, 1])
-    with pytest.raises(ValueError, match="'y'"):
-        categorical_nll(np.zeros((2, 2)), [0, 2])
-    with pytest.raises(ValueError, match="'logits'"):
-        categorical_nll(np.zeros(2), [0])
-    with pytest.raises(ValueError, match="'y_hat'"):
-        mse([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="'target'"):
+        backprop.cross_entropy(np.zeros((3, 2)), [0, 1])
+    with pytest.raises(ValueError, match="'target'"):
+        backprop.cross_entropy(np.zeros((2, 2)), [0, 2])
+    with pytest.raises(ValueError, match="'target'"):
+        backprop.cross_entropy(np.zeros(2), [0])
+    with pytest.raises(ValueError, match="'target'"):
+        backprop.mse([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="'sigma'"):
         gaussian_nll([1.0], [1.0], 0.0)
     with pytest.raises(ValueError, match="'y'"):

@@ -7,10 +7,11 @@ arrays on every call.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from dlmath._checks import check_int, check_real
+from dlmath._checks import check_int, check_real, check_seed, fail
 
 __all__ = ["Split", "digits", "rotate_digits", "two_moons"]
 
@@ -44,6 +45,18 @@ def _standardize(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, n
     return (X_train - mu) / sd, (X_test - mu) / sd
 
 
+def _check_split_args(test_fraction: float, seed: int, dtype) -> Any:
+    check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
+    check_seed(seed)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise fail("dtype", "a float dtype (np.float32 or np.float64)", dtype) from err
+    if dt not in (np.float32, np.float64):
+        raise fail("dtype", "a float dtype (np.float32 or np.float64)", dtype)
+    return dt
+
+
 def _split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int, dtype) -> Split:
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(X))
@@ -67,8 +80,7 @@ def digits(test_fraction: float = 0.25, seed: int = 0, dtype=np.float64) -> Spli
     """
     from sklearn.datasets import load_digits
 
-    check_real(test_fraction, "test_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
-    check_int(seed, "seed")
+    dtype = _check_split_args(test_fraction, seed, dtype)
     data = load_digits()
     return _split(data.data.astype(np.float64), data.target, test_fraction, seed, dtype)
 
@@ -79,9 +91,11 @@ def two_moons(
     """Two interleaving half circles in 2-D (scikit-learn's ``make_moons``), 2 classes."""
     from sklearn.datasets import make_moons
 
-    check_int(n, "n", low=4)
-    check_real(noise, "noise", low=0.0)
-    X, y = make_moons(n_samples=n, noise=noise, random_state=seed)
+    check_int(n, "n", low=4, high=10**7)
+    check_real(noise, "noise", low=0.0, high=1e3)
+    dtype = _check_split_args(test_fraction, seed, dtype)
+    # a private generator: sklearn would otherwise fall back to NumPy's global one
+    X, y = make_moons(n_samples=n, noise=noise, random_state=np.random.RandomState(seed % 2**32))
     return _split(X, y, test_fraction, seed, dtype)
 
 

@@ -15,7 +15,16 @@ import torch
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from dlmath._checks import check_choice, check_int, fail
+from dlmath._checks import (
+    as_float_array,
+    as_label_array,
+    check_choice,
+    check_int,
+    check_real,
+    check_seed,
+    fail,
+    fail_type,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -26,12 +35,13 @@ __all__ = [
     "train_full_batch",
 ]
 
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+# One ACTIVATIONS in dlmath: the names (and NumPy derivatives) of dlmath.backprop's table.
+from dlmath.backprop.layers import ACTIVATIONS  # noqa: E402
 
 
 def torch_activation(name: str) -> nn.Module:
     """The torch module for an activation name (gelu is the exact erf form, torch's default)."""
-    check_choice(name, "activation", ACTIVATIONS)
+    check_choice(name, "name", ACTIVATIONS)
     return {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[name]()
 
 
@@ -47,13 +57,15 @@ def torch_mlp(
     Initialized with torch's default ``nn.Linear`` initialization under a private
     generator seeded by ``seed`` (the global torch RNG is left untouched).
     """
-    sizes = list(sizes) if not isinstance(sizes, (str, bytes)) else sizes
-    if not isinstance(sizes, list) or len(sizes) < 2:
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
+        raise fail_type("sizes", "a sequence of at least 2 layer widths", sizes)
+    sizes = list(sizes)
+    if len(sizes) < 2:
         raise fail("sizes", "a sequence of at least 2 layer widths", sizes)
     for i, width in enumerate(sizes):
         check_int(width, f"sizes[{i}]", low=1)
     check_choice(activation, "activation", ACTIVATIONS)
-    check_int(seed, "seed")
+    check_seed(seed)
     layers: list[nn.Module] = []
     # nn.Linear initializes from the global RNG; fork it so a user's RNG stream is untouched.
     with torch.random.fork_rng(devices=[]):
@@ -72,15 +84,26 @@ def torch_mlp(
     return model
 
 
+def _classifier_data(model: nn.Module, X, y) -> tuple[torch.Tensor, torch.Tensor]:
+    """Checked inputs (n, d) in the model's dtype and integer labels (n,)."""
+    from dlmath.landscape._params import model_parameters
+
+    like = model_parameters(model)[0][1]
+    X = as_float_array(X, "X", ndim=2)
+    labels = as_label_array(y, "y", n=len(X))
+    return torch.as_tensor(np.array(X, copy=True), dtype=like.dtype), torch.as_tensor(labels)
+
+
 @torch.no_grad()
 def accuracy(model: nn.Module, X, y) -> float:
     """Fraction of the rows of ``X`` (n, d) whose arg-max output is the label ``y`` (n,)."""
-    X, y = torch.as_tensor(X), np.asarray(y)
-    if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(
-            f"'X' and 'y' must have shapes (n, d) and (n,); got {tuple(X.shape)} and {y.shape}."
-        )
-    return float((model(X).argmax(dim=1).numpy() == y).mean())
+    from dlmath.landscape._params import checked_forward
+
+    Xt, yt = _classifier_data(model, X, y)
+    out = checked_forward(model, Xt)
+    if out.ndim != 2 or out.shape[0] != len(Xt):
+        raise fail("model", "a classifier with outputs of shape (n, classes)", out, described=False)
+    return float((out.argmax(dim=1) == yt).double().mean())
 
 
 @contextmanager
@@ -102,15 +125,32 @@ def single_thread() -> Iterator[None]:
 
 def train_full_batch(model: nn.Module, X, y, steps: int, lr: float) -> float:
     """Full-batch ``torch.optim.Adam`` on cross-entropy over the trainable parameters of
-    ``model`` (trained in place, single-threaded); returns the last loss."""
+    ``model`` (trained in place, single-threaded); returns the last loss.
+
+    A step that makes the loss non-finite raises ``FloatingPointError`` naming ``lr``.
+    """
+    from dlmath.landscape._params import checked_forward, checked_loss
+
+    Xt, yt = _classifier_data(model, X, y)
     check_int(steps, "steps", low=0)
-    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    loss = torch.tensor(float("nan"))
+    lr = check_real(lr, "lr", low=0.0, high=1e3, low_open=True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise fail("model", "a model with trainable parameters", "every parameter frozen",
+                   described=True)  # fmt: skip
+    loss_fn = nn.functional.cross_entropy
+    with torch.no_grad():
+        loss = checked_loss(loss_fn, checked_forward(model, Xt), yt)  # checks y against model
+    opt = torch.optim.Adam(trainable, lr=lr)
     with single_thread():
-        for _ in range(steps):
+        for step in range(steps):
             opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(Xt), yt)
+            loss = loss_fn(model(Xt), yt)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"'lr' = {lr:g} made the training loss {float(loss)} at step {step}: "
+                    "a smaller learning rate is needed."
+                )
             loss.backward()
             opt.step()
     return float(loss.detach())

@@ -3,6 +3,11 @@
 Each lab writes its own folder ``DIR/labN`` (figures, interactive pages, ``result.json``);
 this module reads those results and writes the index page and ``DIR/results.json``.
 It writes only inside ``DIR``, every file atomically.
+
+File ownership: ``DIR/.dlmath-manifest.json`` lists every file dlmath wrote into ``DIR``
+(paths relative to ``DIR``). A rerun replaces or removes only those files; anything else
+(a user's notes inside ``DIR/lab1/``, a user file named ``DIR/lab1``) is kept.
+:func:`check_report_dir` refuses a folder that is not a dlmath report (unless forced).
 """
 
 from __future__ import annotations
@@ -10,33 +15,142 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from dlmath import __version__
+from dlmath.milestones import MODULE_MILESTONES
 from dlmath.viz.files import atomic_write_text
 
-__all__ = ["MODULE_MILESTONES", "collect_results", "milestone_status", "write_report"]
-
-#: The module's milestone checklist, each line with the labs whose checks give its evidence.
-MODULE_MILESTONES: list[tuple[str, tuple[int, ...]]] = [
-    ("Manual backprop implementation matches autograd within 1e-6", (1,)),
-    ("Three optimizers (SGD, Momentum, Adam) implemented", (2,)),
-    ("Convergence comparison plot created", (2,)),
-    ("2D and 3D loss landscape visualizations complete", (3,)),
-    ("SVD decomposition notebook with LoRA explanation", (4,)),
-    ("Cross-entropy derived from maximum likelihood", (5,)),
-    ("All concepts connected to neural network applications", (1, 2, 3, 4, 5)),
+__all__ = [
+    "MANIFEST",
+    "MODULE_MILESTONES",
+    "ReportDirError",
+    "check_report_dir",
+    "collect_results",
+    "milestone_status",
+    "owned_files",
+    "record_files",
+    "write_report",
 ]
+
+#: the file, inside a report folder, that lists what dlmath wrote there
+MANIFEST = ".dlmath-manifest.json"
+_LAB_DIR = re.compile(r"lab([0-9]+)")
+
+
+class ReportDirError(ValueError):
+    """``--out`` cannot be used as a report folder (the message is one line for the CLI)."""
+
+
+# --- which files are ours ---------------------------------------------------------------
+
+
+def _legacy_files(out: Path) -> set[str] | None:
+    """Files of a report written before the manifest existed, or None if ``out`` is not one.
+
+    Such a report has a ``results.json`` with a ``dlmath_version``; its files are the ones
+    that JSON names (each lab's result.json, figures, pages), never anything else.
+    """
+    try:
+        data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or "dlmath_version" not in data:
+        return None
+    files = {"index.html", "results.json"}
+    for lab in data.get("labs", []):
+        if not isinstance(lab, dict) or not isinstance(lab.get("lab"), int):
+            continue
+        d = f"lab{lab['lab']}"
+        pages = [str(f) for f in lab.get("interactive", [])]
+        names = ["result.json", *map(str, lab.get("figures", [])), *pages]
+        files |= {f"{d}/{name}" for name in names + (["plotly.min.js"] if pages else [])}
+    return files
+
+
+def owned_files(out: str | os.PathLike) -> set[str] | None:
+    """The files dlmath wrote into ``out`` (relative paths), or None if it is no dlmath report."""
+    out = Path(out)
+    try:
+        data = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        files = data["files"]
+    except FileNotFoundError:
+        return _legacy_files(out)
+    except (OSError, ValueError, KeyError, TypeError):
+        return _legacy_files(out)
+    return {str(f) for f in files if isinstance(f, str) and ".." not in Path(f).parts}
+
+
+def record_files(
+    out: str | os.PathLike, add: set[str] = frozenset(), remove: set[str] = frozenset()
+) -> None:
+    """Update the manifest: ``files = (owned - remove) | add`` (written atomically)."""
+    out = Path(out)
+    files = ((owned_files(out) or set()) - set(remove)) | set(add)
+    text = json.dumps({"dlmath_version": __version__, "files": sorted(files)}, indent=1)
+    atomic_write_text(out / MANIFEST, text + "\n")
+
+
+def check_report_dir(
+    out: str | os.PathLike, labs: tuple[int, ...] = (), *, force: bool = False
+) -> Path:
+    """Make sure ``out`` can hold a report; create it if missing. Raises :class:`ReportDirError`.
+
+    Refused: a path that is a file; a folder that cannot be written; a non-empty folder
+    that is not a dlmath report (its own ``index.html`` would be overwritten) unless
+    ``force``; a non-folder ``out/labN`` for a lab about to run (a user's file is kept).
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ReportDirError(f"--out {out} is a file, not a folder; choose a folder.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=".dlmath-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ReportDirError(f"--out {out} cannot be written ({reason}).") from None
+    if not force and owned_files(out) is None and any(map(_not_ours, out.iterdir())):
+        raise ReportDirError(
+            f"--out {out} is a non-empty folder that is not a dlmath report; "
+            "choose another folder or pass --force to write into it."
+        )
+    for n in labs:
+        lab_dir = out / f"lab{n}"
+        if lab_dir.exists() and not lab_dir.is_dir():
+            raise ReportDirError(
+                f"{lab_dir} exists and is not a folder (kept); move it or choose another --out."
+            )
+    return out
+
+
+def _not_ours(path: Path) -> bool:
+    """Anything but dlmath's own leftovers (a staging folder ``.labN.*`` of a killed run)."""
+    return not (re.fullmatch(r"\.lab[0-9]+\..+", path.name) and path.is_dir())
 
 
 def collect_results(out: str | os.PathLike) -> dict[int, dict[str, Any]]:
-    """Read every ``DIR/labN/result.json`` present, keyed by lab number."""
+    """Read every ``DIR/labN/result.json`` present, keyed by lab number.
+
+    Only folders named ``lab<number>`` count, and only a result whose ``lab`` field is
+    that number: a user's ``DIR/labnotes/result.json`` or a broken file is ignored.
+    """
     results: dict[int, dict[str, Any]] = {}
     for path in sorted(Path(out).glob("lab*/result.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        results[int(data["lab"])] = data
+        match = _LAB_DIR.fullmatch(path.parent.name)
+        if match is None:
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("lab") == int(match.group(1)):
+            results[int(data["lab"])] = data
     return results
 
 
@@ -71,6 +185,8 @@ def write_report(out: str | os.PathLike, *, command: str = "dlmath labs") -> Pat
         "labs": [results[n] for n in sorted(results)],
         "milestones": checklist,
     }
+    out.mkdir(parents=True, exist_ok=True)
+    record_files(out, add={"results.json", "index.html"})  # listed before they are written
     atomic_write_text(out / "results.json", json.dumps(summary, indent=2) + "\n")
     return atomic_write_text(out / "index.html", _page(results, checklist, command))
 

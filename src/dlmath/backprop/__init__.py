@@ -32,7 +32,16 @@ from dlmath.backprop.jacobians import (
     softmax_jacobian,
 )
 from dlmath.backprop.layers import ACTIVATIONS, Activation, linear_backward, linear_forward
-from dlmath.backprop.losses import LOSSES, cross_entropy, log_softmax, logsumexp, mse, softmax
+from dlmath.backprop.losses import (
+    LOSSES,
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    logsumexp,
+    mse,
+    mse_grad,
+    softmax,
+)
 from dlmath.backprop.mlp import MLP
 from dlmath.backprop.train import History, sgd_step, train
 
@@ -49,6 +58,7 @@ __all__ = [
     "compare_scalar_autograd",
     "compare_with_autograd",
     "cross_entropy",
+    "cross_entropy_grad",
     "gradient_check",
     "hessian_vector_product",
     "jacobian_checks",
@@ -62,6 +72,7 @@ __all__ = [
     "loss_hessian",
     "mlp_numerical_gradients",
     "mse",
+    "mse_grad",
     "numerical_gradient",
     "relative_error",
     "sgd_step",

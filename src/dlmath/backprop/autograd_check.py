@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from dlmath._checks import check_seed, fail, fail_type
 from dlmath.backprop.gradcheck import relative_error
 
 #: torch 2.x deprecation warning raised while torch.func imports its compiler stack
@@ -30,9 +32,14 @@ def torch_loss_and_grads(mlp, X: np.ndarray, y: np.ndarray) -> tuple[float, dict
     import torch
     import torch.nn.functional as F
 
+    from dlmath.backprop.mlp import check_mlp
+
+    mlp = check_mlp(mlp)
+    X = mlp.check_X(X)
+    y = mlp.check_y(y, len(X))
     model = mlp.to_torch()
-    out = model(torch.from_numpy(np.ascontiguousarray(X)))
-    target = torch.from_numpy(np.ascontiguousarray(y))
+    out = model(torch.from_numpy(np.array(X, copy=True)))
+    target = torch.from_numpy(np.array(y, copy=True))
     loss = F.cross_entropy(out, target) if mlp.loss == "cross_entropy" else F.mse_loss(out, target)
     loss.backward()
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
@@ -86,6 +93,9 @@ def compare_with_autograd(mlp, X: Any, y: Any) -> AutogradComparison:
     The parameters are copied into ``mlp.to_torch()`` (same dtype), so both sides start
     from identical numbers; neither ``mlp`` nor ``X``/``y`` is modified.
     """
+    from dlmath.backprop.mlp import check_mlp
+
+    mlp = check_mlp(mlp)
     X = mlp.check_X(X)
     y = mlp.check_y(y, len(X))
     loss, grads = mlp.loss_and_grads(X, y)
@@ -113,10 +123,21 @@ def compare_scalar_autograd(fn, inputs: dict[str, float]) -> dict[str, Any]:
     """
     import torch
 
+    from dlmath._checks import check_real
     from dlmath.backprop.graph import Value
 
-    xs = {k: Value(float(v), label=k) for k, v in inputs.items()}
-    root = fn(**xs)
+    if not callable(fn):
+        raise fail_type("fn", "a callable fn(**inputs) built from Value/tensor operations", fn)
+    if not isinstance(inputs, Mapping) or not inputs:
+        raise fail_type("inputs", "a non-empty dict name -> number", inputs)
+    inputs = {str(k): check_real(v, f"inputs[{k!r}]") for k, v in inputs.items()}
+    xs = {k: Value(v, label=k) for k, v in inputs.items()}
+    try:
+        root = fn(**xs)
+    except TypeError as err:  # fn takes other arguments than the inputs' names
+        raise fail("inputs", "one value per argument of fn", f"{err}", described=True) from None
+    if not isinstance(root, Value):
+        raise fail_type("fn", "a function returning a Value (one scalar expression)", root)
     root.backward()
     ts = {
         k: torch.tensor(float(v), dtype=torch.float64, requires_grad=True)
@@ -143,7 +164,7 @@ def jacobian_checks(seed: int = 0, activation: str = "tanh") -> list[dict[str, A
     """
     with warnings.catch_warnings():  # torch.func's first use imports code that warns
         warnings.filterwarnings("ignore", message=_JIT_WARNING, category=DeprecationWarning)
-        return _jacobian_checks(seed, activation)
+        return _jacobian_checks(check_seed(seed), activation)
 
 
 def _jacobian_checks(seed: int, activation: str) -> list[dict[str, Any]]:

@@ -44,8 +44,9 @@ _TINY = np.finfo(np.float64).tiny
 
 def relative_error(a: Any, b: Any, tiny: float = _TINY) -> float:
     """``max |a - b| / max(max|a|, max|b|, tiny)``: 0 for equal arrays, ~1 for unrelated ones."""
-    a = as_float_array(a, "a", allow_empty=True, finite=False)
-    b = as_float_array(b, "b", allow_empty=True, finite=False)
+    a = as_float_array(a, "a", allow_empty=True)
+    b = as_float_array(b, "b", allow_empty=True)
+    tiny = check_real(tiny, "tiny", low=0.0, low_open=True)
     if a.shape != b.shape:
         raise fail("b", f"of the same shape as 'a' {a.shape}", b)
     if a.size == 0:
@@ -63,6 +64,8 @@ def _central(f_plus: np.ndarray, f_minus: np.ndarray, eps: float) -> np.ndarray:
 
 def _scalar(value: Any) -> float:
     v = np.asarray(value)
+    if v.dtype.kind not in "biuf":
+        raise fail_type("f", "a function returning one real number", value)
     if v.size != 1:
         raise fail("f", "a function returning one number", f"an output of shape {v.shape}")
     v = float(v.reshape(()))
@@ -165,6 +168,9 @@ def mlp_numerical_gradients(
     through the network's structure (see the module docstring): ``max_elements`` bounds
     the size of one stack of perturbed activations.
     """
+    from dlmath.backprop.mlp import check_mlp
+
+    mlp = check_mlp(mlp)
     X = mlp.check_X(X)
     y = mlp.check_y(y, len(X))
     eps = check_real(eps, "eps", low=0.0, low_open=True)
@@ -221,7 +227,9 @@ class GradCheck:
 
 def gradient_check(mlp, X: Any, y: Any, eps: float = 1e-5) -> GradCheck:
     """Compare ``mlp.loss_and_grads`` with :func:`mlp_numerical_gradients`, per parameter."""
-    _, grads = mlp.loss_and_grads(X, y)
+    from dlmath.backprop.mlp import check_mlp
+
+    _, grads = check_mlp(mlp).loss_and_grads(X, y)
     numeric = mlp_numerical_gradients(mlp, X, y, eps)
     rows = [
         {

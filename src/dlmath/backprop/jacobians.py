@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from dlmath._checks import as_float_array, fail
-from dlmath.backprop.layers import get_activation
+from dlmath._checks import as_float_array, check_int, fail, fail_type
+from dlmath.backprop.layers import _linear_backward, get_activation
 from dlmath.backprop.losses import softmax
+from dlmath.backprop.mlp import check_mlp
 
 __all__ = [
     "activation_jacobian",
@@ -50,6 +51,7 @@ def linear_jacobian_x(W: Any) -> np.ndarray:
 def linear_jacobian_W(x: Any, out: int) -> np.ndarray:
     """``dz_i/dW_jk = delta_ij x_k`` (out, out, in): row i of z sees only row i of W."""
     x = _vector(x, "x")
+    out = check_int(out, "out", low=1)
     J = np.zeros((out, out, x.size), dtype=x.dtype)
     J[np.arange(out), np.arange(out)] = x
     return J
@@ -57,6 +59,13 @@ def linear_jacobian_W(x: Any, out: int) -> np.ndarray:
 
 def linear_jacobian_b(out: int, dtype: Any = np.float64) -> np.ndarray:
     """``dz/db = I`` (out, out)."""
+    out = check_int(out, "out", low=1)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError as err:
+        raise fail_type("dtype", "a NumPy float dtype", dtype) from err
+    if dtype.kind != "f":
+        raise fail("dtype", "a float dtype (float32 or float64)", dtype)
     return np.eye(out, dtype=dtype)
 
 
@@ -78,15 +87,19 @@ def hessian_vector_product(mlp, X: Any, y: Any, V: Any) -> np.ndarray:
 
         R(Z_l) = R(A_{l-1}) W_l^T + A_{l-1} V_Wl^T + V_bl       R(A_l) = f'(Z_l) R(Z_l)
 
-    then through the backward pass (product rule on each backward formula)::
+    then through the backward pass: the product rule applied to the MLP's own backward
+    (:meth:`MLP._backward`, whose ``dZ_l`` and ``dA_{l-1}`` it records), layer by layer
+    with the same :func:`linear_backward` and :meth:`Activation.backward`::
 
-        R(dZ_L)     = H_out R(Z_L)       (CE: (p * r - p <p, r>) / n;  MSE: 2 r / N)
-        R(dW_l)     = R(dZ_l)^T A_{l-1} + dZ_l^T R(A_{l-1})      R(db_l) = sum_rows R(dZ_l)
-        R(dA_{l-1}) = R(dZ_l) W_l + dZ_l V_Wl
-        R(dZ_{l-1}) = R(dA_{l-1}) f'(Z_{l-1}) + dA_{l-1} f''(Z_{l-1}) R(Z_{l-1})
+        R(dZ_L) = H_out R(Z_L)       (CE: (p * r - p <p, r>) / n;  MSE: 2 r / N)
+        R(lin_bw(dZ, A, W)) = lin_bw(R(dZ), A, W) + lin_bw(dZ, R(A), V_W)
+        R(dZ_{l-1}) = act_bw(R(dA_{l-1}), Z_{l-1}) + dA_{l-1} f''(Z_{l-1}) R(Z_{l-1})
+
+    (``lin_bw`` = :func:`linear_backward`, ``act_bw`` = :meth:`Activation.backward`).
 
     and ``(R(dW_1), R(db_1), ...)`` flattened is ``H v``. All k directions run as one stack.
     """
+    mlp = check_mlp(mlp)
     X = mlp.check_X(X)
     y = mlp.check_y(y, len(X))
     V = as_float_array(V, "V", ndim=(1, 2), dtype=mlp.dtype)
@@ -97,7 +110,10 @@ def hessian_vector_product(mlp, X: Any, y: Any, V: Any) -> np.ndarray:
     Vp = mlp.unflatten(V)
     act, L, n = mlp.act, mlp.n_layers, len(X)
     out, cache = mlp._forward_cache(X)
-    # R forward pass
+    _, dout = mlp.loss_fn.value_and_grad(out, y)
+    backward: dict[int, tuple] = {}
+    mlp._backward(dout, cache, record=backward)  # dZ_l and dA_{l-1} of the one backward
+    # R forward pass: R(Z_l) = R(A_{l-1}) W_l^T + A_{l-1} V_Wl^T + V_bl, R(A_l) = f'(Z_l) R(Z_l)
     RZ, RA = [], None
     for l in range(1, L + 1):
         A_prev, W = cache[l - 1].A_prev, mlp.params[f"W{l}"]
@@ -105,9 +121,8 @@ def hessian_vector_product(mlp, X: Any, y: Any, V: Any) -> np.ndarray:
         if RA is not None:
             Rz += RA @ W.T
         RZ.append(Rz)
-        RA = act.d1(cache[l - 1].Z) * Rz if l < L else None
-    # loss gradient and its R
-    _, dZ = mlp.loss_fn.value_and_grad(out, y)
+        RA = act.d1(cache[l - 1].Z, cache[l - 1].A) * Rz if l < L else None
+    # R of the loss gradient dL/dout
     if mlp.loss == "cross_entropy":
         P = softmax(out)
         PR = P * RZ[-1]
@@ -118,17 +133,15 @@ def hessian_vector_product(mlp, X: Any, y: Any, V: Any) -> np.ndarray:
     blocks: dict[str, np.ndarray] = {}
     for l in range(L, 0, -1):
         A_prev, W = cache[l - 1].A_prev, mlp.params[f"W{l}"]
-        RdW = np.swapaxes(RdZ, -1, -2) @ A_prev
+        RdA, RdW, Rdb = _linear_backward(RdZ, A_prev, W, need_dX=l > 1)
         if l > 1:
-            RA_prev = act.d1(cache[l - 2].Z) * RZ[l - 2]
-            RdW = RdW + dZ.T @ RA_prev
-        blocks[f"W{l}"], blocks[f"b{l}"] = RdW, RdZ.sum(axis=-2)
-        if l > 1:
-            Z_prev = cache[l - 2].Z
-            dA_prev = dZ @ W
-            RdA_prev = RdZ @ W + dZ @ Vp[f"W{l}"]
-            RdZ = RdA_prev * act.d1(Z_prev) + dA_prev * act.d2(Z_prev) * RZ[l - 2]
-            dZ = dA_prev * act.d1(Z_prev)
+            dZ, dA_prev = backward[l]
+            below = cache[l - 2]
+            RA_prev = act.d1(below.Z, below.A) * RZ[l - 2]
+            dA_V, dW_RA, _ = _linear_backward(dZ, RA_prev, Vp[f"W{l}"])
+            RdW = RdW + dW_RA
+            RdZ = act.backward(RdA + dA_V, below.Z, below.A) + dA_prev * act.d2(below.Z) * RZ[l - 2]
+        blocks[f"W{l}"], blocks[f"b{l}"] = RdW, Rdb
     k = V.shape[0]
     HV = np.concatenate([blocks[name].reshape(k, -1) for name in mlp.params], axis=1)
     return HV[0] if single else HV
@@ -140,5 +153,6 @@ def loss_hessian(mlp, X: Any, y: Any) -> np.ndarray:
     ``H = H I``: every column of the identity is one Hessian-vector product. Meant for
     small networks (memory grows as n_params^2 * batch).
     """
+    mlp = check_mlp(mlp)
     H = hessian_vector_product(mlp, X, y, np.eye(mlp.n_params, dtype=mlp.dtype))
     return 0.5 * (H + H.T)  # exact up to rounding; symmetrize the last ulp

@@ -30,13 +30,21 @@ from dlmath._checks import (
     as_float_array,
     as_label_array,
     check_int,
+    check_seed,
     fail,
     fail_type,
 )
-from dlmath.backprop.layers import get_activation, linear_backward, linear_forward
+from dlmath.backprop.layers import _linear_backward, _linear_forward, get_activation
 from dlmath.backprop.losses import get_loss
 
-__all__ = ["MLP", "check_sizes"]
+__all__ = ["MLP", "check_mlp", "check_sizes"]
+
+
+def check_mlp(mlp: Any, name: str = "mlp") -> MLP:
+    """Refuse anything but a :class:`MLP`, by name (``'mlp' must be a dlmath.backprop.MLP``)."""
+    if not isinstance(mlp, MLP):
+        raise fail_type(name, "a dlmath.backprop.MLP", mlp)
+    return mlp
 
 
 def check_sizes(sizes: Any) -> tuple[int, ...]:
@@ -86,7 +94,7 @@ class MLP:
         self.sizes = check_sizes(sizes)
         self.act = get_activation(activation)
         self.loss_fn = get_loss(loss)
-        check_int(seed, "seed")
+        check_seed(seed)
         try:
             self.dtype = np.dtype(dtype)
         except TypeError as err:
@@ -194,7 +202,7 @@ class MLP:
         """Forward pass keeping each layer's (A_prev, Z, A) for the backward pass."""
         cache, A = [], X
         for l in range(1, self.n_layers + 1):
-            Z = linear_forward(A, self.params[f"W{l}"], self.params[f"b{l}"])
+            Z = _linear_forward(A, self.params[f"W{l}"], self.params[f"b{l}"])
             A_next = self.act.forward(Z) if l < self.n_layers else None
             cache.append(_Layer(A, Z, A_next))
             A = A_next
@@ -211,17 +219,25 @@ class MLP:
         params = self.params if params is None else params
         for k in range(l + 1, self.n_layers + 1):
             A = self.act.forward(Z, out=Z if overwrite or k > l + 1 else None)
-            Z = linear_forward(A, params[f"W{k}"], params[f"b{k}"])
+            Z = _linear_forward(A, params[f"W{k}"], params[f"b{k}"])
         return Z
 
-    def _backward(self, dZ: np.ndarray, cache: list[_Layer]) -> dict[str, np.ndarray]:
-        """Chain rule from ``dZ_L = dL/dout`` down to layer 1; returns grads like params."""
+    def _backward(
+        self, dZ: np.ndarray, cache: list[_Layer], record: dict | None = None
+    ) -> dict[str, np.ndarray]:
+        """Chain rule from ``dZ_L = dL/dout`` down to layer 1; returns grads like params.
+
+        ``record`` (a dict), if given, receives ``record[l] = (dZ_l, dA_{l-1})`` per layer
+        (``dA_0`` is None): what the Hessian-vector product differentiates.
+        """
         grads: dict[str, np.ndarray] = {}
         for l in range(self.n_layers, 0, -1):
             layer = cache[l - 1]
-            dA_prev, grads[f"W{l}"], grads[f"b{l}"] = linear_backward(
+            dA_prev, grads[f"W{l}"], grads[f"b{l}"] = _linear_backward(
                 dZ, layer.A_prev, self.params[f"W{l}"], need_dX=l > 1
             )
+            if record is not None:
+                record[l] = (dZ, None if dA_prev is None else dA_prev.copy())
             if l > 1:
                 below = cache[l - 2]
                 dZ = self.act.backward(dA_prev, below.Z, below.A)
@@ -268,5 +284,5 @@ class MLP:
         y = self.check_y(y, len(X))
         thetas = as_float_array(thetas, "thetas", ndim=2, dtype=self.dtype)
         params = self.unflatten(thetas)
-        Z0 = linear_forward(X, params["W1"], params["b1"])
+        Z0 = _linear_forward(X, params["W1"], params["b1"])
         return self.loss_fn.value(self._forward_from(1, Z0, params, overwrite=True), y)

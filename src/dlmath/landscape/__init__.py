@@ -32,30 +32,52 @@ from dlmath.landscape.hessian import (
     hessian_trace,
     lanczos,
 )
+from dlmath.landscape.reference import (
+    dense_hessian,
+    fd_hessian_error,
+    model_state,
+    pointwise_loss,
+    same_state,
+    write_weights,
+)
+from dlmath.landscape.runs import Run, plane_grid, train_runs
 from dlmath.landscape.surface import (
+    GridPointError,
     NonFiniteLossWarning,
+    WorkerLostError,
     loss_interpolation,
     loss_line,
     loss_points,
     loss_surface,
 )
 from dlmath.landscape.training import (
-    Trajectory,
+    Snapshots,
     parameter_views,
     snapshot,
     train_with_snapshots,
 )
 
 __all__ = [
+    "Run",
+    "dense_hessian",
+    "fd_hessian_error",
+    "model_state",
+    "plane_grid",
+    "pointwise_loss",
+    "same_state",
+    "train_runs",
+    "write_weights",
     "KINDS",
     "NORMALIZATIONS",
     "CriticalPoint",
+    "GridPointError",
     "HessianEigs",
     "HessianOperator",
     "NonFiniteLossWarning",
     "PCADirections",
+    "Snapshots",
     "TraceEstimate",
-    "Trajectory",
+    "WorkerLostError",
     "classify_critical_point",
     "find_critical_points",
     "flat_mask",
@@ -74,3 +96,10 @@ __all__ = [
     "snapshot",
     "train_with_snapshots",
 ]
+
+
+def __getattr__(name: str):
+    # deprecated: landscape.Trajectory is now Snapshots (warns, names the replacement)
+    from dlmath.landscape import training
+
+    return training.__getattr__(name)

@@ -18,11 +18,16 @@ from torch import nn
 from dlmath._checks import as_float_array, check_int, check_same_length, fail, fail_type
 
 __all__ = [
+    "STOCHASTIC_IN_TRAIN",
+    "check_eval_mode",
+    "trainable_parameters",
     "as_data",
     "as_param_list",
     "batch_slices",
     "buffers_copy",
     "check_loss_fn",
+    "checked_forward",
+    "checked_loss",
     "flatten",
     "model_parameters",
     "unflatten",
@@ -50,6 +55,45 @@ def model_parameters(model: Any, name: str = "model") -> list[tuple[str, torch.T
             described=True,
         )
     return named
+
+
+#: layers whose forward pass in train mode is random (Dropout) or depends on the batch and
+#: updates buffers (BatchNorm): a loss of the *parameters* needs them in eval mode
+STOCHASTIC_IN_TRAIN: tuple[type[nn.Module], ...] = (
+    nn.modules.dropout._DropoutNd,
+    nn.modules.batchnorm._BatchNorm,
+    nn.modules.instancenorm._InstanceNorm,
+)
+
+
+def check_eval_mode(model: nn.Module, name: str = "model") -> None:
+    """Refuse a model with Dropout or BatchNorm layers in train mode, by name.
+
+    In train mode such a loss is random (Dropout consumes the global RNG) or depends on the
+    batch composition (BatchNorm), so Hessian-vector products would not be of one function.
+    """
+    for sub_name, module in model.named_modules():
+        if module.training and isinstance(module, STOCHASTIC_IN_TRAIN):
+            kind = type(module).__name__
+            raise fail(
+                name,
+                "in eval mode for this (deterministic) computation: call model.eval() first",
+                f"{kind} layer {sub_name or '(the model)'!r} in train mode",
+                described=True,
+            )
+
+
+def trainable_parameters(named: list[tuple[str, torch.Tensor]], name: str = "model") -> list[int]:
+    """Indices of the parameters with ``requires_grad`` (frozen ones are constants)."""
+    idx = [i for i, (_, p) in enumerate(named) if p.requires_grad]
+    if not idx:
+        raise fail(
+            name,
+            "a module with at least one trainable parameter (requires_grad=True)",
+            "every parameter frozen",
+            described=True,
+        )
+    return idx
 
 
 def buffers_copy(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -146,3 +190,31 @@ def unflatten(vector: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.
         out.append(vector[start : start + p.numel()].reshape(p.shape))
         start += p.numel()
     return out
+
+
+def checked_forward(model: nn.Module, X: torch.Tensor, name: str = "X") -> torch.Tensor:
+    """``model(X)``; an input the model cannot take (wrong width, dtype) becomes a
+    ``ValueError`` naming ``X`` instead of a torch traceback."""
+    try:
+        return model(X)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"'{name}' does not fit the model (shape {tuple(X.shape)}, {X.dtype}): "
+            f"{type(err).__name__}: {err}"
+        ) from err
+
+
+def checked_loss(loss_fn: Callable, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``loss_fn(output, y)`` as a 0-d tensor. A loss that raises on these targets (a label
+    out of range, the wrong target dtype) becomes a ``ValueError`` naming ``loss_fn`` and
+    ``y``; anything but one scalar is refused by name."""
+    try:
+        loss = loss_fn(output, y)
+    except (RuntimeError, ValueError, TypeError, IndexError) as err:
+        raise ValueError(
+            f"'loss_fn' failed on the model's output and the targets 'y': "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+        raise fail("loss_fn", "a callable returning a scalar tensor", loss)
+    return loss.reshape(())

@@ -13,6 +13,8 @@ is smallest among their 8 neighbours) and are refined by Newton's method on the 
 from __future__ import annotations
 
 import copy
+import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +65,21 @@ class CriticalPoint:
         )
 
 
+def _quiet_torch_func(fn: Callable) -> Callable:
+    """torch.func's first use imports code that warns (``torch.jit.script`` is deprecated,
+    torch 2.x); that warning is torch's, not the caller's, so it is filtered here only."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", ".*torch.jit.script.* is deprecated", DeprecationWarning
+            )
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _check_f(f: Any) -> Callable:
     if not callable(f):
         raise fail_type("f", "a callable f(x: 1-D tensor) -> scalar tensor", f)
@@ -81,6 +98,7 @@ def _kind(eigenvalues: np.ndarray, tol: float) -> str:
     return "saddle"
 
 
+@_quiet_torch_func
 def classify_critical_point(f: Callable, x: Any, *, tol: float = 1e-6) -> CriticalPoint:
     """Gradient norm, Hessian eigenvalues (ascending) and kind of ``f`` at ``x``.
 
@@ -105,6 +123,7 @@ def classify_critical_point(f: Callable, x: Any, *, tol: float = 1e-6) -> Critic
     )
 
 
+@_quiet_torch_func
 def grid_values(f: Callable, xs: Any, ys: Any) -> np.ndarray:
     """``Z[i, j] = f([xs[i], ys[j]])`` for a torch function of a 2-vector.
 
@@ -116,8 +135,21 @@ def grid_values(f: Callable, xs: Any, ys: Any) -> np.ndarray:
     A, B = np.meshgrid(a, b, indexing="ij")
     points = torch.as_tensor(np.stack([A.ravel(), B.ravel()], axis=1))
     with torch.no_grad():
-        values = vmap(f)(points)
+        values = _vmapped(f, points)
     return values.reshape(len(a), len(b)).numpy()
+
+
+def _vmapped(f: Callable, points: torch.Tensor) -> torch.Tensor:
+    """``vmap(f)(points)``; a function that is not a torch function of a 2-vector is named."""
+    try:
+        values = vmap(f)(points)
+    except (ValueError, TypeError, RuntimeError) as err:
+        raise fail_type(
+            "f", "a torch function of a 2-vector returning a scalar tensor", f"{err}"
+        ) from None
+    if not isinstance(values, torch.Tensor) or values.shape != (len(points),):
+        raise fail("f", "a function returning one scalar tensor per point", values)
+    return values
 
 
 def _grid_gradient_norm(xs: np.ndarray, ys: np.ndarray, Z: np.ndarray) -> np.ndarray:
@@ -132,11 +164,15 @@ def flat_mask(xs: Any, ys: Any, Z: Any, rel_tol: float = 0.02) -> np.ndarray:
     """
     a = as_float_array(xs, "xs", ndim=1)
     b = as_float_array(ys, "ys", ndim=1)
+    for axis, name in ((a, "xs"), (b, "ys")):
+        if len(axis) < 2 or np.any(np.diff(axis) <= 0):
+            raise fail(name, "strictly increasing grid coordinates (at least 2)", axis)
     Zf = as_float_array(Z, "Z", ndim=2, finite=False)
     if Zf.shape != (len(a), len(b)):
         raise fail("Z", f"of shape (len(xs), len(ys)) = {(len(a), len(b))}", Zf)
     rel_tol = check_real(rel_tol, "rel_tol", low=0.0)
-    G = _grid_gradient_norm(a, b, Zf)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf slopes are masked out below
+        G = _grid_gradient_norm(a, b, Zf)
     finite = np.isfinite(G)
     if not finite.any():
         return np.zeros(G.shape, dtype=bool)
@@ -200,6 +236,7 @@ def _newton(
     return x.numpy()
 
 
+@_quiet_torch_func
 def find_critical_points(
     f: Callable,
     xs: Any,
@@ -231,15 +268,11 @@ def find_critical_points(
     _check_f(f)
     a = as_float_array(xs, "xs", ndim=1, dtype=np.float64)
     b = as_float_array(ys, "ys", ndim=1, dtype=np.float64)
-    if len(a) < 3 or len(b) < 3:
-        raise fail("xs", "grids of at least 3 points on each axis", (len(a), len(b)))
-    if np.any(np.diff(a) <= 0) or np.any(np.diff(b) <= 0):
-        raise fail(
-            "xs",
-            "strictly increasing grid coordinates (xs and ys)",
-            "unsorted grids",
-            described=True,
-        )
+    for axis, name in ((a, "xs"), (b, "ys")):
+        if len(axis) < 3:
+            raise fail(name, "a grid of at least 3 points", axis)
+        if np.any(np.diff(axis) <= 0):
+            raise fail(name, "strictly increasing grid coordinates", axis)
     Zf = grid_values(f, a, b) if Z is None else as_float_array(Z, "Z", ndim=2, finite=False)
     if Zf.shape != (len(a), len(b)):
         raise fail("Z", f"of shape (len(xs), len(ys)) = {(len(a), len(b))}", Zf)

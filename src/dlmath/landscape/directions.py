@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dlmath._checks import check_int, fail, fail_type
+from dlmath._checks import check_seed, fail, fail_type
 from dlmath.landscape._params import model_parameters
 
 __all__ = ["NORMALIZATIONS", "PCADirections", "pca_directions", "random_direction"]
@@ -63,7 +63,7 @@ def random_direction(
     the parameters' shapes and dtype.
     """
     named = model_parameters(model)
-    check_int(seed, "seed")
+    check_seed(seed)
     if normalization not in NORMALIZATIONS:
         raise fail("normalization", "one of 'filter', 'layer', None", normalization)
     if not isinstance(ignore_1d, bool):

@@ -27,15 +27,17 @@ from scipy.linalg import eigh_tridiagonal
 from torch import nn
 from torch.func import functional_call
 
-from dlmath._checks import check_choice, check_int, check_real
+from dlmath._checks import check_choice, check_int, check_real, check_seed, fail, fail_type
 from dlmath._results import ArrayResult
 from dlmath.landscape._params import (
     as_data,
     batch_slices,
     buffers_copy,
+    check_eval_mode,
     check_loss_fn,
     flatten,
     model_parameters,
+    trainable_parameters,
     unflatten,
 )
 
@@ -57,6 +59,12 @@ class HessianOperator:
     ``H v = sum_b (N_b / N) H_b v`` over mini-batches (exact for a batch-mean loss). With a
     single batch the gradient graph is built once and reused for every product.
     ``matvec`` takes and returns flat float64 vectors of length ``n``.
+
+    ``H`` is the Hessian w.r.t. the *trainable* parameters (``requires_grad``; frozen ones
+    are constants, and ``n`` counts only the trainable entries). A parameter the loss does
+    not use has zero rows and columns; a loss linear in the parameters has ``H = 0``. The
+    model must be in eval mode if it has Dropout or BatchNorm layers (else the loss is
+    random or batch-dependent): ``model.eval()``.
     """
 
     def __init__(
@@ -64,10 +72,14 @@ class HessianOperator:
     ) -> None:
         named = model_parameters(model)
         self.loss_fn = check_loss_fn(loss_fn)
+        check_eval_mode(model)
         self.model = model
+        self.trainable = trainable_parameters(named)
         self.names = [n for n, _ in named]
         # fresh leaves: gradients land on these, never on the model's parameters
-        self.theta = [p.detach().clone().requires_grad_(True) for _, p in named]
+        self.all_params = [p.detach().clone() for _, p in named]
+        self.theta = [self.all_params[i].requires_grad_(True) for i in self.trainable]
+        self.shapes = [tuple(p.shape) for _, p in named]
         self.buffers = buffers_copy(model)
         self.X, self.y = as_data(X, y, self.theta[0])
         self.slices = list(batch_slices(len(self.X), batch_size))
@@ -82,10 +94,17 @@ class HessianOperator:
         )
 
     def _grads(self, sl: slice) -> tuple[torch.Tensor, ...]:
-        params = dict(zip(self.names, self.theta, strict=True))
+        params = dict(zip(self.names, self.all_params, strict=True))
         out = functional_call(self.model, {**params, **self.buffers}, (self.X[sl],))
         loss = self.loss_fn(out, self.y[sl])
-        return torch.autograd.grad(loss, self.theta, create_graph=True)
+        if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
+            raise fail("loss_fn", "a callable returning a scalar tensor", loss)
+        if not loss.requires_grad:  # the loss does not depend on the parameters at all
+            return tuple(torch.zeros_like(t) for t in self.theta)
+        grads = torch.autograd.grad(loss, self.theta, create_graph=True, allow_unused=True)
+        # an unused parameter has gradient 0 (and so zero Hessian rows)
+        pairs = zip(grads, self.theta, strict=True)
+        return tuple(torch.zeros_like(t) if g is None else g for g, t in pairs)
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:
         """``H v`` for a flat float64 vector ``v`` of length ``n`` (float64 result)."""
@@ -97,10 +116,30 @@ class HessianOperator:
                 if single and self._cached is None:
                     self._cached = self._grads(sl)
                 g = self._cached if single else self._grads(sl)
-                Hv = torch.autograd.grad(g, self.theta, vs, retain_graph=single)
+                live = [i for i, gi in enumerate(g) if gi.requires_grad]
+                if not live:  # the gradient is constant: a loss linear in theta, H = 0
+                    continue
+                Hv_live = torch.autograd.grad(
+                    [g[i] for i in live],
+                    self.theta,
+                    [vs[i] for i in live],
+                    retain_graph=single,
+                    allow_unused=True,
+                )
+                pairs = zip(Hv_live, self.theta, strict=True)
+                Hv = [torch.zeros_like(t) if h is None else h for h, t in pairs]
                 total += (sl.stop - sl.start) / len(self.X) * flatten(Hv).double()
         self.n_products += 1
         return total
+
+    def full_vector(self, v: torch.Tensor) -> list[torch.Tensor]:
+        """A flat vector of the trainable entries as a list shaped like *all* parameters
+        (zero blocks for frozen ones), in the model's dtype."""
+        parts = unflatten(v, self.theta)
+        out = [torch.zeros(s, dtype=self.theta[0].dtype) for s in self.shapes]
+        for i, part in zip(self.trainable, parts, strict=True):
+            out[i] = part.to(self.theta[0].dtype)
+        return out
 
     def dense(self) -> torch.Tensor:
         """The full n x n Hessian as ``[H e_1, .., H e_n]`` (small models only: n products)."""
@@ -158,8 +197,16 @@ def lanczos(
     Full reorthogonalization (twice, classical Gram-Schmidt) keeps ``Q`` orthonormal so no
     spurious copies of converged eigenvalues appear.
     """
+    if not callable(matvec):
+        raise fail_type("matvec", "a callable v -> H v on flat float64 tensors", matvec)
+    n = check_int(n, "n", low=1)
+    k = check_int(k, "k", low=1, high=n)
+    which = check_choice(which, "which", WHICH)  # "XX" used to mean "SA" silently
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
+    if max_iter is not None:
+        max_iter = check_int(max_iter, "max_iter", low=k)
     m_max = n if max_iter is None else min(max_iter, n)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(check_seed(seed))
     q = torch.randn(n, generator=gen, dtype=torch.float64)
     Q = torch.empty(m_max, n, dtype=torch.float64)
     Q[0] = q / torch.linalg.vector_norm(q)
@@ -167,6 +214,11 @@ def lanczos(
     beta: list[float] = []
     for j in range(m_max):
         w = matvec(Q[j])
+        if not isinstance(w, torch.Tensor) or tuple(w.shape) != (n,):
+            raise fail("matvec", f"a callable returning a tensor of shape ({n},)", w)
+        w = w.to(torch.float64)
+        if not bool(torch.isfinite(w).all()):
+            raise fail("matvec", "a callable returning finite values", "NaN or inf", described=True)
         alpha.append(float(w @ Q[j]))
         for _ in range(2):  # w <- (I - Q Q^T) w, twice for stability
             w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
@@ -178,7 +230,7 @@ def lanczos(
         if done or j + 1 == m_max:
             vectors = Q[: j + 1].T @ torch.as_tensor(S[:, idx])
             return ritz[idx], vectors, res, done
-        if b <= 1e-10 * max(float(np.abs(ritz).max()), 1e-300):
+        if b <= 1e-10 * max(float(np.abs(ritz).max()), 1e-300) or b == 0.0:
             # The Krylov space is invariant (H has fewer distinct eigenvalues than steps
             # taken): carry on in its orthogonal complement from a fresh random vector.
             w = torch.randn(n, generator=gen, dtype=torch.float64)
@@ -220,12 +272,11 @@ def hessian_eigs(
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     if max_iter is not None:
         max_iter = check_int(max_iter, "max_iter", low=k)
-    check_int(seed, "seed")
+    check_seed(seed)
     values, vectors, res, converged = lanczos(
         op.matvec, op.n, k, which=which, tol=tol, max_iter=max_iter, seed=seed
     )
-    like = op.theta
-    eigvecs = [[t.to(like[0].dtype) for t in unflatten(vectors[:, i], like)] for i in range(k)]
+    eigvecs = [op.full_vector(vectors[:, i]) for i in range(k)]
     return HessianEigs(values, eigvecs, res, op.n_products, converged, which)
 
 
@@ -259,7 +310,7 @@ def hessian_trace(
     """
     op = HessianOperator(model, loss_fn, X, y, batch_size=batch_size)
     n_samples = check_int(n_samples, "n_samples", low=2)
-    gen = torch.Generator().manual_seed(check_int(seed, "seed"))
+    gen = torch.Generator().manual_seed(check_seed(seed))
     samples = np.empty(n_samples)
     for s in range(n_samples):
         z = torch.randint(0, 2, (op.n,), generator=gen, dtype=torch.float64) * 2 - 1

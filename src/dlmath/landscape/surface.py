@@ -7,20 +7,23 @@ For a centre ``theta`` and directions ``d_1 .. d_k``, the loss at grid point ``c
 the full-data loss assembled from mini-batches ``(X_b, y_b)`` of ``N_b`` rows (exact for a
 loss that averages over its batch, torch's default ``reduction="mean"``).
 
-Instead of writing weights into the model point by point, a chunk of C grid points is
-evaluated at once: the weights of the chunk are built as tensors of shape (C, *p.shape)
-and ``torch.func.vmap`` maps ``torch.func.functional_call`` over them, so the C forward
-passes become batched matrix products. (A forward pass big enough to keep the BLAS busy
-runs one point at a time instead, in a private copy of the model.) The model itself is
-never written to: its
+The grid is cut into chunks of consecutive points, each evaluated by one chunk function
+(:mod:`dlmath.landscape.engines`): for a forward pass big enough to keep the BLAS busy, one
+point at a time with its weights written in place into a private copy of the model; for
+smaller ones, C points at once with ``torch.func.vmap`` over ``functional_call`` (C forward
+passes become batched matrix products). ``engine="ray"`` runs the same chunk function on
+Ray actors (:mod:`dlmath.landscape._ray`), and ``store=`` keeps finished chunks on disk so a
+call can resume (:mod:`dlmath.landscape.store`). The model itself is never written to: its
 parameters, ``requires_grad`` flags, gradients, buffers and train/eval mode are the same
-after the call (and after an exception) as before. The model is evaluated in its current
-mode; call ``model.eval()`` first if it has dropout or batch norm.
+after the call (and after an exception) as before. Models whose output depends on the
+train/eval mode (BatchNorm, Dropout) must be in eval mode (``model.eval()``): the loss
+would otherwise depend on the batching and on the random state.
 """
 
 from __future__ import annotations
 
-import copy
+import functools
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,23 +31,31 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.func import functional_call, vmap
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_flatten
 from tqdm.auto import tqdm
 
 from dlmath._checks import as_float_array, check_int, check_real, fail
 from dlmath.landscape._params import (
     as_data,
     as_param_list,
-    batch_slices,
-    buffers_copy,
+    check_eval_mode,
     check_loss_fn,
     model_parameters,
 )
+from dlmath.landscape.engines import (
+    GridPointError,
+    LocalEngine,
+    WorkerLostError,
+    _PointFailure,
+    digest,
+    make_plan,
+    make_problem,
+)
+from dlmath.landscape.store import ChunkStore
 
 __all__ = [
+    "GridPointError",
     "NonFiniteLossWarning",
+    "WorkerLostError",
     "loss_interpolation",
     "loss_line",
     "loss_points",
@@ -56,83 +67,43 @@ class NonFiniteLossWarning(RuntimeWarning):
     """Some grid points gave a NaN or infinite loss; they are kept as such in the result."""
 
 
-class _CountOutputs(TorchDispatchMode):
-    """Counts the elements of every tensor an operation produces (an upper bound on memory)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.elements = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        self.elements += sum(t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor))
-        return out
-
-
-def _elements_per_row(model, loss_fn, params, buffers, X, y) -> int:
-    """Elements allocated by one forward + loss on a single row (measured, not guessed)."""
-    counter = _CountOutputs()
-    with torch.no_grad(), counter:
-        loss_fn(functional_call(model, {**params, **buffers}, (X[:1],)), y[:1])
-    return max(counter.elements, 1)
-
-
-#: A forward pass of at least this many multiply-adds (rows x parameters) keeps the BLAS
-#: busy on its own; batching such points with vmap adds memory traffic and gains nothing
-#: (measured on a 2-core CPU: 0.65x the point-by-point speed for MLP 64-256-256-10 on
-#: 1,797 rows), so they run one at a time. Smaller ones are batched, where vmap wins
-#: (2.4x for a 2-16-16-2 MLP on 300 rows). A fixed rule, not a timing, keeps Z
-#: bit-for-bit reproducible.
-_SATURATING_MACS = 2**24
+def _loss_identity(fn: Any) -> list:
+    """What identifies a loss function across runs (for the store's fingerprint)."""
+    if isinstance(fn, functools.partial):
+        return [
+            "partial",
+            _loss_identity(fn.func),
+            repr(fn.args),
+            repr(sorted(fn.keywords.items())),
+        ]
+    parts = [type(fn).__module__, type(fn).__qualname__]
+    if isinstance(fn, nn.Module):
+        parts.append(repr(fn))
+    parts += [getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)]
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        consts = [c for c in code.co_consts if not hasattr(c, "co_code")]
+        parts += [code.co_code.hex(), repr(consts)]
+    return parts
 
 
-def _auto_chunk(model, loss_fn, names, theta, buffers, Xt, yt, rows, memory_mb) -> int:
-    """Grid points per vmap call: 1 for big forward passes, else as many as fit memory_mb."""
-    n_params = sum(p.numel() for p in theta)
-    if rows * n_params >= _SATURATING_MACS:
-        return 1
-    per_point = n_params + rows * _elements_per_row(
-        model, loss_fn, dict(zip(names, theta, strict=True)), buffers, Xt, yt
-    )
-    return max(int(memory_mb * 2**20 // (per_point * theta[0].element_size())), 1)
-
-
-def _vmap_evaluator(model, loss_fn, names, theta, D, buffers):
-    """Many points per call: weights stacked as (chunk, *p.shape), ``vmap`` over them."""
-
-    def loss_at(weights: tuple[torch.Tensor, ...], xb: torch.Tensor, yb: torch.Tensor):
-        out = functional_call(model, {**dict(zip(names, weights, strict=True)), **buffers}, (xb,))
-        return loss_fn(out, yb)
-
-    vmapped = vmap(loss_at, in_dims=(0, None, None))
-
-    def prepare(c: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        # weights of the chunk: theta + c @ D, shape (chunk, *p.shape) per parameter
-        return tuple(t + torch.tensordot(c, d, dims=1) for t, d in zip(theta, D, strict=True))
-
-    return prepare, vmapped
-
-
-def _one_point_evaluator(model, loss_fn, names, theta, D):
-    """One point per call, its weights written into a private copy of the model.
-
-    For big forward passes this is the cheapest evaluation (no re-parametrization per
-    call, no stacked weights); the caller's model is never written to.
-    """
-    work = copy.deepcopy(model)
-    slots = [dict(work.named_parameters())[name] for name in names]
-
-    def prepare(c: torch.Tensor) -> None:
-        for p, t, d in zip(slots, theta, D, strict=True):
-            p.copy_(t)
-            for i in range(d.shape[0]):
-                p.add_(d[i], alpha=float(c[0, i]))
-
-    def run(_: None, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        loss = loss_fn(work(xb), yb)
-        return loss.reshape(1) if loss.dim() == 0 else loss  # else the caller's shape check fails
-
-    return prepare, run
+def _fingerprint(model, loss_fn, problem, engine, plan) -> dict[str, str]:
+    names = [n for n, _ in model.named_parameters()]
+    return {
+        "model": digest(
+            type(model).__qualname__,
+            repr(model),
+            [m.training for m in model.modules()],
+            names,
+            list(problem.buffers.values()),
+        ),
+        "center": digest(problem.theta),
+        "directions": digest(problem.D),
+        "data": digest(engine.data_digest, problem.batch_size),
+        "grid": digest(problem.coeffs),
+        "loss": digest(_loss_identity(loss_fn)),
+        "plan": digest(engine.call_size, plan),
+    }
 
 
 def _evaluate(
@@ -149,54 +120,111 @@ def _evaluate(
     memory_mb: float,
     progress: bool,
     desc: str,
+    engine: str | None,
+    workers: int | None,
+    store: str | os.PathLike | None,
+    point_name: Callable[[int], str],
 ) -> np.ndarray:
     """Losses at ``center + coeffs[p] @ directions`` for every row p of ``coeffs`` (P, k)."""
     named = model_parameters(model)
     check_loss_fn(loss_fn)
+    if engine is not None and not (isinstance(engine, str) and engine == "ray"):
+        raise fail("engine", "None (evaluate in this process) or 'ray'", engine)
+    if workers is not None:
+        if engine != "ray":
+            raise fail("workers", "None unless engine='ray'", workers)
+        check_int(workers, "workers", low=1)
+    check_eval_mode(model)  # BatchNorm / Dropout in train mode: refused, by name
     like = named[0][1]
     theta = (
-        [p.detach() for _, p in named] if center is None else as_param_list(center, named, "center")
+        [p.detach().clone() for _, p in named]
+        if center is None
+        else as_param_list(center, named, "center")
     )
     dirs = [as_param_list(d, named, f"directions[{i}]") for i, d in enumerate(directions)]
-    Xt, yt = as_data(X, y, like)
+    data = None
+    if callable(X) and not isinstance(X, (np.ndarray, torch.Tensor)):
+        if y is not None:
+            raise fail("y", "None when 'X' is a data factory (it returns X and y)", y)
+        data, X = X, None
+    else:
+        X, y = as_data(X, y, like)
     if batch_size is not None:
         check_int(batch_size, "batch_size", low=1)
+    if chunk_size is not None:
+        check_int(chunk_size, "chunk_size", low=1)
     check_real(memory_mb, "memory_mb", low=0.0, low_open=True)
     names = [n for n, _ in named]
-    buffers = buffers_copy(model)
-    # D[p] stacks the k directions of parameter p: shape (k, *p.shape).
+    # D[i] stacks the k directions of parameter i: shape (k, *p.shape).
     D = [torch.stack([d[i] for d in dirs]) for i in range(len(names))]
-    C = torch.as_tensor(coeffs, dtype=like.dtype, device=like.device)
-    n_points, n_rows = C.shape[0], Xt.shape[0]
-    rows = n_rows if batch_size is None else min(batch_size, n_rows)
-    if chunk_size is None:
-        chunk_size = _auto_chunk(model, loss_fn, names, theta, buffers, Xt, yt, rows, memory_mb)
-    chunk = min(check_int(chunk_size, "chunk_size", low=1), n_points)
+    problem = make_problem(
+        model,
+        loss_fn,
+        names,
+        theta,
+        D,
+        coeffs,
+        X,
+        y,
+        data,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        memory_mb=memory_mb,
+    )
+    n_points = coeffs.shape[0]
+    Z = np.full(n_points, np.nan)
+    runner = None
+    try:
+        if engine == "ray":
+            from dlmath.landscape._ray import RayEngine
 
-    if chunk == 1:
-        prepare, run = _one_point_evaluator(model, loss_fn, names, theta, D)
-    else:
-        prepare, run = _vmap_evaluator(model, loss_fn, names, theta, D, buffers)
-    slices = list(batch_slices(n_rows, batch_size))
-    Z = np.empty(n_points, dtype=np.float64)
-    starts = range(0, n_points, chunk)
-    bar = tqdm(starts, desc=desc, leave=False, disable=not progress or len(starts) < 2)
-    with torch.no_grad():
-        for start in bar:
-            c = C[start : start + chunk]  # (chunk, k)
-            weights = prepare(c)
-            total = torch.zeros(c.shape[0], dtype=torch.float64, device=like.device)
-            for sl in slices:
-                losses = run(weights, Xt[sl], yt[sl])
-                if losses.shape != (c.shape[0],):
-                    raise fail(
-                        "loss_fn",
-                        "a function returning one scalar per call",
-                        f"output of shape {tuple(losses.shape[1:])}",
-                        described=True,
-                    )
-                total += (sl.stop - sl.start) * losses.double()
-            Z[start : start + c.shape[0]] = (total / n_rows).cpu().numpy()
+            runner = RayEngine(problem, workers)
+        else:
+            runner = LocalEngine(problem)
+        plan = make_plan(n_points, runner.call_size)
+        chunks = None
+        if store is not None:
+            chunks = ChunkStore(store, _fingerprint(model, loss_fn, problem, runner, plan), plan)
+        done = chunks.load() if chunks is not None else {}
+        for (start, stop), values in done.items():
+            Z[start:stop] = values
+        todo = [c for c in plan if c not in done]
+        n_done = sum(stop - start for start, stop in done)
+        bar = tqdm(
+            total=n_points, initial=n_done, desc=desc, unit="pt", leave=False, disable=not progress
+        )
+
+        def on_done(start: int, stop: int, values: np.ndarray) -> None:
+            Z[start:stop] = values
+            if chunks is not None:
+                chunks.save(start, stop, values)
+            bar.update(stop - start)
+
+        try:
+            runner.run(todo, on_done)
+        except _PointFailure as f:
+            kept = ""
+            if chunks is not None:
+                kept = (
+                    f"; the finished chunks are kept in the store {str(store)!r} (a rerun with "
+                    "the same store computes only the rest)"
+                )
+            which = (
+                f"grid point {point_name(f.lo)}"
+                if f.hi - f.lo == 1
+                else f"one of grid points {point_name(f.lo)} .. {point_name(f.hi - 1)} (one "
+                f"vmap call; chunk_size=1 evaluates them one at a time)"
+            )
+            raise GridPointError(
+                f"loss_fn or the model raised {type(f.error).__name__}: {f.error} at {which}{kept}",
+                range(f.lo, f.hi),
+                coeffs[f.lo : f.hi],
+            ) from f.error
+        finally:
+            bar.close()
+    finally:
+        if runner is not None:
+            runner.close()
     bad = ~np.isfinite(Z)
     if bad.any():
         warnings.warn(
@@ -206,6 +234,10 @@ def _evaluate(
             stacklevel=3,
         )
     return Z
+
+
+def _flat_point(coeffs: np.ndarray) -> Callable[[int], str]:
+    return lambda p: f"{p} (coefficients {np.array2string(coeffs[p], separator=', ')})"
 
 
 def _directions(directions: Any, k: int) -> Sequence[Any]:
@@ -235,6 +267,9 @@ def loss_surface(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
+    engine: str | None = None,
+    workers: int | None = None,
+    store: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """``Z[i, j] = L(theta + alphas[i] d1 + betas[j] d2)`` over all data, shape (len(a), len(b)).
 
@@ -251,8 +286,27 @@ def loss_surface(
         forward pass is big enough to keep the BLAS busy, rows x parameters >= 2**24, where
         batching does not pay on a CPU; otherwise as many as fit in ``memory_mb``, since
         per-call overhead dominates small models).
-    progress : show a progress bar over chunks.
+    progress : show a progress bar over grid points.
+    engine : None (evaluate in this process) or ``"ray"``: Ray actors, each with a copy of
+        the model and the data, evaluate chunks of grid points handed out as workers free
+        up; one actor per GPU (``num_gpus=1``) if the cluster has GPUs, else one per CPU
+        slot. Uses the cluster ``ray.init()`` started or ``RAY_ADDRESS`` names, else starts
+        a local one (and shuts down only that). A dying worker is replaced and its chunk
+        retried (twice, then :class:`WorkerLostError` names the points). ``Z`` is the same
+        as the local engine's, bit for bit on CPU (both run the same chunk function on
+        the same chunks); on GPUs, cuBLAS may differ from the CPU in the last bits.
+        Needs ``pip install 'dlmath[distributed]'``.
+    workers : number of Ray actors (``engine="ray"`` only; default as above).
+    store : a folder that keeps every finished chunk (an ``.npz`` per chunk plus
+        ``index.json``, each written atomically): a later call with the same store and the
+        same model, data, directions, grid, loss and chunking computes only the missing
+        chunks; a store made for other inputs is refused (ValueError naming what differs).
 
+    ``X`` may also be a zero-argument function returning ``(X, y)``, with ``y=None``: each
+    worker calls it itself, for data too large to ship. If ``loss_fn`` or the model raises,
+    :class:`GridPointError` (a RuntimeError, the original exception as its cause) names
+    the grid point, after every finished chunk was stored. A model with BatchNorm, Dropout,
+    or InstanceNorm in train mode is refused: call ``model.eval()`` first.
     Non-finite losses stay NaN/inf in ``Z`` and raise one :class:`NonFiniteLossWarning`.
     """
     d1, d2 = _directions(directions, 2)
@@ -273,6 +327,12 @@ def loss_surface(
         memory_mb=memory_mb,
         progress=progress,
         desc="loss surface",
+        engine=engine,
+        workers=workers,
+        store=store,
+        point_name=lambda p: (
+            f"Z[{p // len(b)}, {p % len(b)}] (alpha={a[p // len(b)]:g}, beta={b[p % len(b)]:g})"
+        ),
     )
     return Z.reshape(len(a), len(b))
 
@@ -290,6 +350,9 @@ def loss_points(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
+    engine: str | None = None,
+    workers: int | None = None,
+    store: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """``Z[p] = L(theta + sum_k coords[p, k] d_k)`` at arbitrary points, shape (P,).
 
@@ -313,6 +376,10 @@ def loss_points(
         memory_mb=memory_mb,
         progress=progress,
         desc="loss at points",
+        engine=engine,
+        workers=workers,
+        store=store,
+        point_name=_flat_point(c),
     )
 
 
@@ -329,6 +396,9 @@ def loss_line(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
+    engine: str | None = None,
+    workers: int | None = None,
+    store: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """``Z[i] = L(theta + alphas[i] d)``, shape (len(alphas),): a 1-D :func:`loss_surface`."""
     a = as_float_array(alphas, "alphas", ndim=1)
@@ -345,6 +415,10 @@ def loss_line(
         memory_mb=memory_mb,
         progress=progress,
         desc="loss line",
+        engine=engine,
+        workers=workers,
+        store=store,
+        point_name=lambda p: f"{p} (alpha={a[p]:g})",
     )
 
 
@@ -361,6 +435,9 @@ def loss_interpolation(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
+    engine: str | None = None,
+    workers: int | None = None,
+    store: str | os.PathLike | None = None,
 ) -> np.ndarray:
     """Loss along ``theta(a) = (1 - a) theta_start + a theta_end``, shape (len(alphas),).
 
@@ -386,4 +463,8 @@ def loss_interpolation(
         memory_mb=memory_mb,
         progress=progress,
         desc="interpolation",
+        engine=engine,
+        workers=workers,
+        store=store,
+        point_name=lambda p: f"{p} (alpha={a[p]:g})",
     )

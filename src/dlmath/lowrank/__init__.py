@@ -37,6 +37,7 @@ from dlmath.lowrank.lora import (
     lora_parameter_count,
     merge_lora,
 )
+from dlmath.lowrank.matrices import decaying_spectrum, random_matrix
 from dlmath.lowrank.svd import (
     RankSweep,
     effective_rank,
@@ -52,6 +53,8 @@ from dlmath.lowrank.svd import (
 )
 
 __all__ = [
+    "decaying_spectrum",
+    "random_matrix",
     "PCA",
     "Identity",
     "LayerSpectrum",

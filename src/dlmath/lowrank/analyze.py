@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from torch import nn
 
-from dlmath._checks import as_float_array, check_int, check_real, fail, fail_type
+from dlmath._checks import as_float_array, check_ranks, check_real, fail, fail_type
 from dlmath.lowrank.lora import LoRALinear
 from dlmath.lowrank.svd import effective_rank, energy, rank_for_energy, stable_rank
 
@@ -102,9 +102,7 @@ def _cell(value: object) -> str:
 
 
 def _check_ranks(ranks) -> tuple[int, ...]:
-    if isinstance(ranks, int) or not isinstance(ranks, Sequence) or not ranks:
-        raise fail("ranks", "a non-empty sequence of positive integer ranks", ranks)
-    return tuple(check_int(r, "ranks", low=1) for r in ranks)
+    return check_ranks(ranks)
 
 
 def _layer(name: str, W: np.ndarray, ranks: tuple[int, ...], target: float) -> LayerSpectrum:

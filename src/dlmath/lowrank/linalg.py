@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlmath._checks import as_float_array, check_choice, check_int, check_real, fail
+from dlmath._checks import as_float_array, check_choice, check_int, check_real, check_seed, fail
 
 __all__ = [
-    "ACTIVATIONS",
     "INIT_SCHEMES",
     "PCA",
     "Identity",
@@ -141,7 +140,7 @@ def init_weight(
     """
     std = init_std(d_out, d_in, scheme)
     distribution = check_choice(distribution, "distribution", ("normal", "uniform"))
-    rng = np.random.default_rng(check_int(seed, "seed"))
+    rng = np.random.default_rng(check_seed(seed))
     if distribution == "normal":
         return rng.normal(0.0, std, size=(d_out, d_in))
     bound = np.sqrt(3.0) * std
@@ -188,11 +187,14 @@ def marchenko_pastur_pdf(s, m: int, n: int, sigma: float = 1.0) -> np.ndarray:
     return np.where(inside, px * 2 * s / M, 0.0)
 
 
-ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": lambda z: z,
-    "relu": lambda z: np.maximum(z, 0.0),
-    "tanh": np.tanh,
-}
+def _variance_activation(name: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``"linear"`` (identity) or the forward pass of ``dlmath.backprop.ACTIVATIONS[name]``."""
+    from dlmath.backprop.layers import ACTIVATIONS
+
+    return (lambda z: z) if name == "linear" else ACTIVATIONS[name].forward
+
+
+_VARIANCE_ACTIVATIONS = ("linear", "relu", "tanh")
 
 
 def activation_variance(
@@ -218,13 +220,13 @@ def activation_variance(
     """
     depth = check_int(depth, "depth", low=1)
     width = check_int(width, "width", low=1)
-    activation = check_choice(activation, "activation", tuple(ACTIVATIONS))
+    activation = check_choice(activation, "activation", _VARIANCE_ACTIVATIONS)
     n_samples = check_int(n_samples, "n_samples", low=2)
     gain = check_real(gain, "gain", low=0.0, low_open=True)
     n_trials = check_int(n_trials, "n_trials", low=1)
     std = gain * init_std(width, width, scheme)
-    rng = np.random.default_rng(check_int(seed, "seed"))
-    f = ACTIVATIONS[activation]
+    rng = np.random.default_rng(check_seed(seed))
+    f = _variance_activation(activation)
     variances = np.zeros(depth + 1)
     for _ in range(n_trials):
         z = rng.standard_normal((n_samples, width))
@@ -258,7 +260,7 @@ def tensor_identities(seed: int = 0) -> list[Identity]:
     Each entry computes both sides independently and records ``max |lhs - rhs|`` (0 or
     rounding level when the identity holds).
     """
-    rng = np.random.default_rng(check_int(seed, "seed"))
+    rng = np.random.default_rng(check_seed(seed))
     n, d_in, d_out, Bt, T, H, D = 5, 4, 3, 2, 6, 3, 4
     X = rng.standard_normal((n, d_in))
     W = rng.standard_normal((d_out, d_in))

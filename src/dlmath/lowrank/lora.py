@@ -22,7 +22,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from dlmath._checks import check_choice, check_int, check_probability, check_real, fail, fail_type
+from dlmath._checks import (
+    check_choice,
+    check_int,
+    check_probability,
+    check_ranks,
+    check_real,
+    check_seed,
+    fail,
+    fail_type,
+)
 
 __all__ = [
     "INITS",
@@ -123,13 +132,11 @@ def lora_memory_table(shapes: Sequence[tuple[int, int]], ranks: Sequence[int]) -
         raise fail("shapes", "a non-empty sequence of (d_out, d_in) pairs", shapes)
     for d_out, d_in in pairs:
         _shape(d_out, d_in)
-    if isinstance(ranks, int) or not isinstance(ranks, Sequence) or not ranks:
-        raise fail("ranks", "a non-empty sequence of integer ranks", ranks)
     limit = min(min(p) for p in pairs)
+    ranks = check_ranks(ranks, high=limit)
     full = sum(a * b for a, b in pairs)
     rows = []
     for r in ranks:
-        r = check_int(r, "ranks", low=1, high=limit)
         lora = sum(lora_parameter_count(a, b, r) for a, b in pairs)
         rows.append(
             {
@@ -199,7 +206,7 @@ class LoRALinear(nn.Module):
         if p >= 1.0:
             raise fail("dropout", "a probability in [0, 1)", dropout)
         self.init = check_choice(init, "init", INITS)
-        seed = check_int(seed, "seed")
+        seed = check_seed(seed)
         self.scaling = self.alpha / self.r
         # copy_base=False is for apply_lora, which already works on its own deep copy
         self.base = copy.deepcopy(base) if copy_base else base
@@ -209,6 +216,7 @@ class LoRALinear(nn.Module):
         self.A = nn.Parameter(torch.empty(self.r, d_in, **factory))
         self.B = nn.Parameter(torch.zeros(d_out, self.r, **factory))
         self.dropout = nn.Dropout(p) if p > 0 else nn.Identity()
+        self.train(base.training)  # an eval-mode layer gives an eval-mode adapter
         if self.init == "default":
             bound = 1.0 / math.sqrt(d_in)
             gen = torch.Generator(device=weight.device).manual_seed(seed)
@@ -216,6 +224,29 @@ class LoRALinear(nn.Module):
                 self.A.uniform_(-bound, bound, generator=gen)
         else:
             self._init_svd()
+
+    @classmethod
+    def _tied_to(cls, base: nn.Linear, first: LoRALinear) -> LoRALinear:
+        """An adapter for ``base``, whose weight is ``first.base``'s weight (tied weights).
+
+        One weight gets one adapter: ``A`` and ``B`` are ``first``'s own parameters and the
+        (already residual) weight is not touched again, so the tie survives and the
+        adapted model equals the original at init for either ``init``.
+        """
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self.r, self.alpha, self.init, self.scaling = (
+            first.r,
+            first.alpha,
+            first.init,
+            first.scaling,
+        )
+        self.base = base
+        self.base.requires_grad_(False)
+        self.A, self.B = first.A, first.B
+        self.dropout = copy.deepcopy(first.dropout)
+        self.train(base.training)
+        return self
 
     def _init_svd(self) -> None:
         # the split is done in float64 so the residual + update re-adds to W to rounding
@@ -253,7 +284,8 @@ class LoRALinear(nn.Module):
         (``requires_grad`` True), like any fresh layer.
         """
         base = self.base
-        merged = nn.Linear(
+        merged = torch.nn.utils.skip_init(  # no init: it would draw from the global RNG
+            nn.Linear,
             base.in_features,
             base.out_features,
             bias=base.bias is not None,
@@ -389,20 +421,38 @@ def apply_lora(
     check_real(alpha, "alpha", low=0.0, low_open=True)
     names = _targets(model, target)
     original = count_parameters(model).total
-    adapted = copy.deepcopy(model)
+    adapted = copy.deepcopy(model)  # keeps shared layers and tied weights shared
     adapted.requires_grad_(False)
+    by_layer: dict[int, LoRALinear] = {}  # a Linear used twice is wrapped once
+    by_weight: dict[int, LoRALinear] = {}  # a weight tied between layers gets one adapter
     for i, name in enumerate(names):
-        parent_name, _, child = name.rpartition(".")
-        parent = adapted.get_submodule(parent_name) if parent_name else adapted
-        layer = getattr(parent, child)
+        layer = adapted.get_submodule(name)
+        if isinstance(layer, LoRALinear) or id(layer) in by_layer:
+            continue
         high = min(layer.weight.shape)
         if r > high:
             raise fail("r", f"a rank in [1, {high}] (the smallest wrapped layer: {name})", r)
-        wrapped = LoRALinear(layer, r, alpha, dropout, init=init, seed=seed + i, copy_base=False)
-        setattr(parent, child, wrapped)
+        first = by_weight.get(id(layer.weight))
+        if first is not None:
+            wrapped = LoRALinear._tied_to(layer, first)
+        else:
+            wrapped = LoRALinear(
+                layer, r, alpha, dropout, init=init, seed=seed + i, copy_base=False
+            )
+            by_weight[id(layer.weight)] = wrapped
+        by_layer[id(layer)] = wrapped
+        _replace_everywhere(adapted, layer, wrapped)
     counts = count_parameters(adapted)
     report = LoRAReport(tuple(names), r, float(alpha), counts.trainable, counts.total, original)
     return adapted, report
+
+
+def _replace_everywhere(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
+    """Put ``new`` wherever ``old`` is a child (a layer used twice is replaced twice)."""
+    for module in list(root.modules()):
+        for key, child in module._modules.items():
+            if child is old:
+                module._modules[key] = new
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
@@ -412,9 +462,14 @@ def merge_lora(model: nn.Module) -> nn.Module:
     if isinstance(model, LoRALinear):
         return model.merge()
     merged = copy.deepcopy(model)
-    for name, module in list(merged.named_modules()):
-        if isinstance(module, LoRALinear):
-            parent_name, _, child = name.rpartition(".")
-            parent = merged.get_submodule(parent_name) if parent_name else merged
-            setattr(parent, child, module.merge())
+    adapters = [m for m in merged.modules() if isinstance(m, LoRALinear)]  # each once
+    first_of: dict[tuple[int, int], nn.Linear] = {}  # (weight, adapter) -> merged layer
+    for module in adapters:
+        plain = module.merge()
+        key = (id(module.base.weight), id(module.A))
+        if key in first_of:
+            plain.weight = first_of[key].weight  # tied weights stay tied: one merged weight
+        else:
+            first_of[key] = plain
+        _replace_everywhere(merged, module, plain)
     return merged

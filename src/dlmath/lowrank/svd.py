@@ -13,14 +13,13 @@ so a whole error-vs-rank curve costs one SVD, never one reconstruction per rank.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import scipy.linalg
 
-from dlmath._checks import as_float_array, check_int, check_real, fail
+from dlmath._checks import as_float_array, check_int, check_ranks, check_real, check_seed, fail
 from dlmath._results import ArrayResult
 
 __all__ = [
@@ -39,8 +38,18 @@ __all__ = [
 
 
 def _matrix(W, name: str = "W") -> np.ndarray:
-    """A finite, non-empty 2-D float array (torch tensors accepted)."""
-    return as_float_array(W, name, ndim=2)
+    """A finite, non-empty 2-D float array (torch tensors accepted); float16 -> float32,
+    since LAPACK has no half precision."""
+    W = as_float_array(W, name, ndim=2)
+    return W.astype(np.float32) if W.dtype == np.float16 else W
+
+
+def _scaled_squares(S: np.ndarray) -> np.ndarray:
+    """``(S / max S)^2`` in float64: squares of 1e200 or 1e-200 neither overflow nor
+    underflow, and every ratio below (energies, stable rank) is unchanged by the scale."""
+    S = S.astype(np.float64)
+    top = S.max()
+    return (S / top) ** 2 if top > 0 else np.zeros_like(S)
 
 
 def _rank(r, W: np.ndarray, name: str = "r") -> int:
@@ -68,7 +77,22 @@ def truncated_svd(W, r: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def reconstruct(U, S, Vt) -> np.ndarray:
     """``U @ diag(S) @ Vt`` without forming ``diag(S)``: shapes (m, r), (r,), (r, n) -> (m, n)."""
-    return (U * S) @ Vt  # scaling U's columns is the same product at O(m r) extra cost
+    U, Vt = _matrix(U, "U"), _matrix(Vt, "Vt")
+    S = as_float_array(S, "S", ndim=1)
+    r = U.shape[1]
+    if S.shape != (r,):
+        raise fail("S", f"of shape ({r},) (one value per column of U)", S)
+    if Vt.shape[0] != r:
+        raise fail("Vt", f"of shape ({r}, n) (one row per column of U)", Vt)
+    if S.dtype == np.float16:
+        S = S.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        W = (U * S) @ Vt  # scaling U's columns is the same product at O(m r) extra cost
+    if not np.isfinite(W).all():
+        raise fail(
+            "S", "small enough that U diag(S) Vt is finite", f"max {S.max():g}", described=True
+        )
+    return W
 
 
 def energy(S) -> np.ndarray:
@@ -77,7 +101,9 @@ def energy(S) -> np.ndarray:
     ``E_r`` is the fraction of ``||W||_F^2`` that the best rank-r approximation keeps.
     """
     S = as_float_array(S, "S", ndim=1)
-    S2 = S.astype(np.float64) ** 2
+    if (S < 0).any():
+        raise fail("S", "non-negative singular values", f"min {S.min():g}", described=True)
+    S2 = _scaled_squares(S)
     total = S2.sum()
     if total == 0:
         raise fail("S", "not all zero (the zero matrix has no energy to split)", S)
@@ -103,7 +129,7 @@ def stable_rank(W) -> float:
     S = singular_values(W).astype(np.float64)
     if S[0] == 0:
         raise fail("W", "a non-zero matrix", "the zero matrix", described=True)
-    return float((S**2).sum() / S[0] ** 2)
+    return float(_scaled_squares(S).sum())  # sum (S_i / S_1)^2
 
 
 def effective_rank(W) -> float:
@@ -113,6 +139,7 @@ def effective_rank(W) -> float:
     a rank-1 matrix.
     """
     S = singular_values(W).astype(np.float64)
+    S = S / S.max() if S.max() > 0 else S  # p_i = S_i / sum S_j does not depend on a scale
     total = S.sum()
     if total == 0:
         raise fail("W", "a non-zero matrix", "the zero matrix", described=True)
@@ -169,14 +196,7 @@ class RankSweep(ArrayResult):
 
 
 def _ranks(ranks, k: int) -> np.ndarray:
-    if isinstance(ranks, (int, np.integer)):
-        ranks = [ranks]
-    if not isinstance(ranks, Iterable) or isinstance(ranks, (str, bytes)):
-        raise fail("ranks", "a sequence of integer ranks", ranks)
-    out = np.asarray([check_int(r, "ranks", low=1, high=k) for r in ranks], dtype=np.int64)
-    if out.size == 0:
-        raise fail("ranks", f"a non-empty sequence of ranks in [1, {k}]", ranks)
-    return out
+    return np.asarray(check_ranks(ranks, high=k), dtype=np.int64)
 
 
 def rank_sweep(W, ranks=None) -> RankSweep:
@@ -195,7 +215,7 @@ def rank_sweep(W, ranks=None) -> RankSweep:
     ranks = np.arange(1, k + 1) if ranks is None else _ranks(ranks, k)
     if S[0] == 0:
         raise fail("W", "a non-zero matrix", "the zero matrix", described=True)
-    S2 = S**2
+    S2 = _scaled_squares(S)  # (S_i / S_1)^2: no overflow at 1e200, no underflow at 1e-200
     # tail sums computed directly (not 1 - E_r) so tiny errors keep full relative precision
     tail = np.concatenate([np.cumsum(S2[::-1])[::-1], [0.0]])  # tail[r] = sum_{i>r} S_i^2
     frob = np.sqrt(tail[ranks] / tail[0])
@@ -225,7 +245,7 @@ def randomized_svd(
     r = _rank(r, W)
     n_oversamples = check_int(n_oversamples, "n_oversamples", low=0)
     n_iter = check_int(n_iter, "n_iter", low=0)
-    seed = check_int(seed, "seed")
+    seed = check_seed(seed)
     l = min(r + n_oversamples, m, n)
     rng = np.random.default_rng(seed)
     dtype = W.dtype if W.dtype in (np.float32, np.float64) else np.float64
@@ -273,7 +293,7 @@ def matrix_with_spectrum(S, m: int, n: int, seed: int = 0) -> np.ndarray:
     n = check_int(n, "n", low=1)
     if len(S) > min(m, n):
         raise fail("S", f"at most min(m, n) = {min(m, n)} values", S)
-    rng = np.random.default_rng(check_int(seed, "seed"))
+    rng = np.random.default_rng(check_seed(seed))
     U = _haar_orthonormal(m, len(S), rng)
     V = _haar_orthonormal(n, len(S), rng)
     return (U * S) @ V.T

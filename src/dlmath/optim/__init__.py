@@ -9,7 +9,8 @@
 array([0.9, 1.1, 1. ])
 """
 
-from dlmath.optim import schedules
+from dlmath._checks import deprecated_attributes
+from dlmath.optim import kernels, schedules
 from dlmath.optim.functions import (
     FUNCTIONS,
     Function2D,
@@ -32,13 +33,7 @@ from dlmath.optim.optimizers import (
     State,
 )
 from dlmath.optim.reference import compare_with_torch, max_rel_diff, torch_schedule_values
-from dlmath.optim.rules import (
-    adagrad_update,
-    adam_step,
-    adam_update,
-    rmsprop_update,
-    sgd_update,
-)
+from dlmath.optim.rules import adam_step
 from dlmath.optim.theory import (
     RateResult,
     gd_optimal,
@@ -60,9 +55,7 @@ __all__ = [
     "RateResult",
     "State",
     "Trajectory",
-    "adagrad_update",
     "adam_step",
-    "adam_update",
     "beale",
     "compare_with_torch",
     "gd_optimal",
@@ -75,11 +68,22 @@ __all__ = [
     "minimize",
     "quadratic",
     "rastrigin",
-    "rmsprop_update",
     "rosenbrock",
+    "kernels",
     "saddle",
     "schedules",
-    "sgd_update",
     "steps_to_tolerance",
     "torch_schedule_values",
 ]
+
+# The raw kernels left the checked API for the `kernels` namespace (documented as unchecked).
+__getattr__ = deprecated_attributes(
+    __name__,
+    {
+        name: (
+            f"dlmath.optim.kernels.{name} (unchecked) or an optimizer class",
+            lambda name=name: getattr(kernels, name),
+        )
+        for name in ("adagrad_update", "adam_update", "rmsprop_update", "sgd_update")
+    },
+)

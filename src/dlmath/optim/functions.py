@@ -94,7 +94,9 @@ def _hess(hxx, hxy, hyy) -> np.ndarray:
 
 def rosenbrock(a: float = 1.0, b: float = 100.0) -> Function2D:
     r"""$f = (a - x)^2 + b\,(y - x^2)^2$; minimum $(a, a^2)$, a curved narrow valley."""
-    a, b = check_real(a, "a"), check_real(b, "b", low=0.0, low_open=True)
+    # |a|, b <= 1e100: the minimum (a, a^2) and the curvature ~ b a^2 stay finite
+    a = check_real(a, "a", low=-1e100, high=1e100)
+    b = check_real(b, "b", low=0.0, high=1e100, low_open=True)
 
     def f(x):
         x, y = _xy(x)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlmath._checks import as_float_array, check_int, check_real, fail_type
+from dlmath._checks import as_float_array, check_int, check_real, fail, fail_type
 from dlmath.optim.optimizers import Optimizer
 
 __all__ = ["Trajectory", "lr_sweep", "minimize", "steps_to_tolerance"]
@@ -74,14 +74,21 @@ def minimize(
     tol = check_real(tol, "tol", low=0.0)
     if not callable(optimizer):
         raise fail_type("optimizer", "a callable building an Optimizer from [x]", optimizer)
+    for name, fn in (("f", f), ("grad", grad)):
+        if not callable(fn):
+            raise fail_type(name, "a callable of a point x (d,)", fn)
+    max_loss = check_real(max_loss, "max_loss", low=0.0, low_open=True)
+    max_norm = check_real(max_norm, "max_norm", low=0.0, low_open=True)
     opt = optimizer([x])
+    if not hasattr(opt, "step"):
+        raise fail_type("optimizer", "a callable returning an object with .step(grads)", opt)
     points = np.empty((steps + 1, x.size))
     losses = np.empty(steps + 1)
     norms = np.empty(steps + 1)
     status, message, k = "max_steps", f"ran all {steps} steps", 0
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected, not warned
         for k in range(steps + 1):
-            loss, g = float(f(x)), np.asarray(grad(x), dtype=np.float64)
+            loss, g = _evaluate(f, grad, x)
             g_norm = float(np.sqrt(g @ g))
             problem = _divergence(x, loss, g_norm, max_loss, max_norm)
             if problem:
@@ -97,6 +104,21 @@ def minimize(
         else:
             k = steps + 1
     return Trajectory(points[:k].copy(), losses[:k].copy(), norms[:k].copy(), status, message)
+
+
+def _evaluate(f: Callable, grad: Callable, x: np.ndarray) -> tuple[float, np.ndarray]:
+    """``f(x)`` as a float and ``grad(x)`` as a (d,) float array, or a named error."""
+    try:
+        loss = float(f(x))
+    except (TypeError, ValueError) as err:
+        raise fail_type("f", "a function returning one real number", f"{err}") from None
+    try:
+        g = np.asarray(grad(x), dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise fail_type("grad", "a function returning a real array (d,)", f"{err}") from None
+    if g.shape != x.shape:
+        raise fail("grad", f"a function returning an array of shape {x.shape}", g)
+    return loss, g
 
 
 def _divergence(x: np.ndarray, loss: float, g_norm: float, max_loss: float, max_norm: float):
@@ -137,10 +159,18 @@ def lr_sweep(
     ``error(trajectory)`` gives the per-step error (e.g. distance to the minimum). A run
     is *stable* when it did not diverge and its final error is not larger than its first.
     """
+    if not callable(make):
+        raise fail_type("make", "a callable make(params, lr=lr) -> Optimizer", make)
+    if not callable(error):
+        raise fail_type("error", "a callable trajectory -> per-step errors", error)
+    if isinstance(lrs, str | bytes) or not isinstance(lrs, Sequence | np.ndarray) or not len(lrs):
+        raise fail_type("lrs", "a non-empty sequence of learning rates", lrs)
+    lrs = [check_real(lr, "lrs", low=0.0) for lr in lrs]
+    tol = check_real(tol, "tol", low=0.0)
     rows = []
     for lr in lrs:
         traj = minimize(f, grad, x0, lambda p, lr=lr: make(p, lr=lr), steps)
-        err = error(traj)
+        err = as_float_array(error(traj), "error", ndim=1, finite=False)
         stable = traj.status != "diverged" and err[-1] <= err[0]
         rows.append(
             {

@@ -5,10 +5,15 @@ float32/float64 NumPy arrays; torch tensors are taken as NumPy views of their me
 ``opt.step(grads)`` updates those arrays IN PLACE. So ``[p.detach().numpy() for p in
 model.parameters()]`` trains a torch model with these optimizers.
 
-Each class only validates its hyperparameters and names its per-parameter state; the
-arithmetic is the kernel in :mod:`dlmath.optim.rules`. :class:`Optimizer.step` checks
-every gradient (count, shape, dtype, finiteness) and the learning rate BEFORE touching
-anything, so a bad call raises ``ValueError`` and leaves parameters and state unchanged.
+Each class declares its hyperparameters once, in torch's order, as a table of
+``name: (default, constraint)`` (:mod:`dlmath._checks`); the constructor, its signature
+(``inspect.signature(Adam)``), the checks and the kernel's keyword arguments all come
+from that table. The arithmetic is the kernel in :mod:`dlmath.optim.rules`.
+:class:`Optimizer.step` checks every gradient (count, shape, dtype, finiteness) and the
+learning rate BEFORE touching anything, so a bad call raises ``ValueError`` and leaves
+parameters and state unchanged. A step that makes a parameter non-finite (an ``lr`` so
+large the update overflows) raises ``FloatingPointError`` naming that parameter; the same
+array given twice (it would be updated twice per step) is refused.
 Large parameters are processed in blocks of :data:`BLOCK` values with preallocated
 scratch, so a step allocates no parameter-sized temporaries and stays in cache.
 """
@@ -20,7 +25,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from dlmath._checks import as_float_array, check_finite, check_real, fail, fail_type
+from dlmath._checks import (
+    NONNEG,
+    POSITIVE,
+    UNIT,
+    Bool,
+    Constraint,
+    Pair,
+    Real,
+    as_float_array,
+    check_finite,
+    check_real,
+    fail,
+    fail_type,
+    named,
+    validate_all,
+)
 from dlmath.optim import rules
 
 __all__ = [
@@ -100,7 +120,32 @@ def _as_params(params: Any) -> tuple[list[np.ndarray], list[str] | None]:
         if not p.flags.writeable:
             raise fail(name, "a writeable array", p)
         arrays.append(p)
+    _check_distinct(arrays, names)
     return arrays, names
+
+
+def _check_distinct(arrays: list[np.ndarray], names: list[str] | None) -> None:
+    """Refuse two parameters that share memory (one array twice would step twice).
+
+    Sorted by start address, an overlap always shows between neighbours in that order
+    (against the furthest end seen so far); ``np.shares_memory`` confirms it exactly.
+    """
+    bounds = sorted(
+        (np.lib.array_utils.byte_bounds(p) + (i,) for i, p in enumerate(arrays) if p.size),
+    )
+    reach, owner = -1, -1
+    for lo, hi, i in bounds:
+        if lo < reach and np.shares_memory(arrays[owner], arrays[i]):
+            first, second = sorted((owner, i))
+            label = lambda k: f"params[{names[k] if names else k}]"
+            raise fail(
+                label(second),
+                f"a different array from {label(first)} (each parameter once)",
+                "the same memory twice",
+                described=True,
+            )
+        if hi > reach:
+            reach, owner = hi, i
 
 
 def _flat_blocks(arrays: Sequence[np.ndarray | None], size: int) -> Iterator[tuple]:
@@ -125,25 +170,41 @@ def _all_finite(g: np.ndarray, mask: np.ndarray) -> bool:
 class Optimizer:
     """Base class: holds params, hyperparameters, per-parameter :class:`State`; runs ``step``.
 
-    Subclasses set ``_kernel`` (a function of :mod:`~dlmath.optim.rules`), ``_buffers``
-    (the state names passed to it, in order) and implement ``_validate`` and
-    ``_new_state``.
+    A subclass declares ``hyperparameters`` (``name -> (default, constraint)``, in
+    torch's positional order after ``lr``), ``lr_default``, ``_kernel`` (a function of
+    :mod:`~dlmath.optim.rules`), ``_buffers`` (the state names passed to it, in order)
+    and ``_new_state``; its ``__init__`` is generated from the table.
     """
 
+    hyperparameters: ClassVar[dict[str, tuple[Any, Constraint]]] = {}
+    lr_default: ClassVar[float] = 1e-3
     _kernel: ClassVar[Callable[..., None]]
     _buffers: ClassVar[tuple[str, ...]]
 
-    def __init__(self, params: Any, lr: LR, **hyper: Any) -> None:
-        self.lr = _check_lr(lr)
-        self.hyper = self._validate(**hyper)
-        self.params, self.names = _as_params(params)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = _generated_init(cls)
+
+    def __init__(self, params: Any, lr: LR = 1e-3, **hyper: Any) -> None:
+        where = f"{type(self).__name__}()"
+        self.lr = _check_lr(lr, where)
+        declared = type(self).hyperparameters
+        unknown = set(hyper) - set(declared)
+        if unknown:
+            raise TypeError(f"{where}: unexpected hyperparameter(s) {sorted(unknown)}")
+        values = {k: hyper.get(k, default) for k, (default, _) in declared.items()}
+        self.hyper = validate_all(values, {k: c for k, (_, c) in declared.items()}, where)
+        self._check_together(self.hyper, where)
+        with named(where):
+            self.params, self.names = _as_params(params)
         self.t = 0  # optimizer steps taken; a schedule gives lr = lr(t) for the next one
         self.state = [self._new_state(p) for p in self.params]
         self._scratch: dict[np.dtype, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # --- what subclasses define -----------------------------------------------------
-    def _validate(self, **hyper: Any) -> dict[str, Any]:
-        raise NotImplementedError
+    def _check_together(self, hyper: dict[str, Any], where: str) -> None:
+        """Rules that involve several hyperparameters (none by default)."""
 
     def _new_state(self, p: np.ndarray) -> State:
         raise NotImplementedError
@@ -165,12 +226,29 @@ class Optimizer:
         """One update of every parameter, in place, from ``grads`` (same count/shapes/dtypes).
 
         All input is checked first; on ``ValueError``/``TypeError`` nothing has changed.
+        If the update makes a parameter non-finite, every parameter is still stepped (the
+        state stays consistent) and ``FloatingPointError`` names the first such one.
         """
-        grads = self._check_grads(grads)
-        lr = self.current_lr()
+        with named(f"{type(self).__name__}.step()"):
+            grads = self._check_grads(grads)
+            lr = self.current_lr()
         kwargs = self._kernel_kwargs()
         kernel = type(self)._kernel
-        for p, g, s in zip(self.params, grads, self.state, strict=True):
+        broken = None
+        with np.errstate(over="ignore", invalid="ignore"):  # reported below, by parameter
+            broken = self._update(grads, lr, kernel, kwargs)
+        self.t += 1
+        if broken is not None:
+            name = f"params[{self.names[broken] if self.names else broken}]"
+            raise FloatingPointError(
+                f"{type(self).__name__}.step(): '{name}' became non-finite at step {self.t} "
+                f"(lr={lr:g}): the update overflowed; lower 'lr' or check the gradients."
+            )
+
+    def _update(self, grads, lr, kernel, kwargs) -> int | None:
+        """Run the kernel over every parameter; the index of the first non-finite one."""
+        broken = None
+        for i, (p, g, s) in enumerate(zip(self.params, grads, self.state, strict=True)):
             s.step += 1
             buffers = [s.buffers[name] for name in self._buffers]
             if p.flags.c_contiguous:  # cache-sized blocks of flat views, preallocated scratch
@@ -178,9 +256,13 @@ class Optimizer:
                 for block in _flat_blocks([p, g, *buffers], p.size):
                     n = block[0].size
                     kernel(*block, s.step, lr=lr, **kwargs, scratch=(a[:n], b[:n]))
+                    if broken is None and not _block_finite(block[0]):
+                        broken = i
             else:  # a strided view: whole-array update with full-size scratch (rare)
                 kernel(p, g, *buffers, s.step, lr=lr, **kwargs, scratch=None)
-        self.t += 1
+                if broken is None and not np.isfinite(p).all():
+                    broken = i
+        return broken
 
     def _scratch_for(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if dtype not in self._scratch:
@@ -251,20 +333,38 @@ class Optimizer:
         return dict(self.hyper)
 
 
-def _check_lr(lr: Any) -> LR:
+def _block_finite(block: np.ndarray) -> bool:
+    """Whether every value is finite: one sum (NaN/inf propagate), confirmed if it is not."""
+    total = np.add.reduce(block)
+    return bool(np.isfinite(total)) or bool(np.isfinite(block).all())
+
+
+def _check_lr(lr: Any, where: str) -> LR:
     if callable(lr):
         return lr
-    return check_real(lr, "lr", low=0.0)
+    return validate_all({"lr": lr}, {"lr": NONNEG}, where)["lr"]
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise fail_type(name, "True or False", value)
-    return bool(value)
+def _generated_init(cls: type[Optimizer]) -> Callable[..., None]:
+    """``__init__(self, params, lr=<lr_default>, <name>=<default>, ...)`` from the table.
 
-
-def _nonneg(value: Any, name: str) -> float:
-    return check_real(value, name, low=0.0)
+    A real signature (positional or keyword, as torch's), so ``help(Adam)`` and
+    ``inspect.signature(Adam)`` show every hyperparameter with its default.
+    """
+    names = list(cls.hyperparameters)
+    defaults = {"lr": cls.lr_default} | {k: d for k, (d, _) in cls.hyperparameters.items()}
+    args = ", ".join(f"{k}=_d[{k!r}]" for k in ["lr", *names])
+    pass_on = ", ".join(f"{k}={k}" for k in names)
+    src = (
+        f"def __init__(self, params, {args}):\n"
+        f"    Optimizer.__init__(self, params, lr, {pass_on})\n"
+    )
+    namespace: dict[str, Any] = {"_d": defaults, "Optimizer": Optimizer}
+    exec(src, namespace)  # noqa: S102 - a signature built from the class's own table
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__name__}.__init__"
+    init.__doc__ = f"{cls.__name__}(params, lr={cls.lr_default:g}, ...): see the class."
+    return init
 
 
 class SGD(Optimizer):
@@ -275,44 +375,25 @@ class SGD(Optimizer):
     when ``momentum > 0``).
     """
 
+    lr_default = 1e-3
+    hyperparameters = {
+        "momentum": (0.0, NONNEG),
+        "dampening": (0.0, UNIT),
+        "weight_decay": (0.0, NONNEG),
+        "nesterov": (False, Bool()),
+    }
     _kernel = staticmethod(rules.sgd_update)
     _buffers = ("momentum_buffer",)
 
-    def __init__(
-        self,
-        params: Any,
-        lr: LR = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            momentum=momentum,
-            dampening=dampening,
-            weight_decay=weight_decay,
-            nesterov=nesterov,
-        )
-
-    def _validate(self, momentum, dampening, weight_decay, nesterov) -> dict[str, Any]:
-        momentum = _nonneg(momentum, "momentum")
-        dampening = check_real(dampening, "dampening", low=0.0, high=1.0)
-        nesterov = _check_bool(nesterov, "nesterov")
-        if nesterov and (momentum <= 0 or dampening != 0):
+    def _check_together(self, h: dict[str, Any], where: str) -> None:
+        if h["nesterov"] and (h["momentum"] <= 0 or h["dampening"] != 0):
             raise fail(
                 "nesterov",
                 "False unless momentum > 0 and dampening == 0",
-                f"nesterov=True with momentum={momentum:g}, dampening={dampening:g}",
+                f"nesterov=True with momentum={h['momentum']:g}, dampening={h['dampening']:g}",
                 described=True,
+                where=where,
             )
-        return {
-            "momentum": momentum,
-            "dampening": dampening,
-            "weight_decay": _nonneg(weight_decay, "weight_decay"),
-            "nesterov": nesterov,
-        }
 
     def _new_state(self, p: np.ndarray) -> State:
         buf = np.zeros_like(p) if self.hyper["momentum"] != 0 else None
@@ -324,37 +405,20 @@ class Adam(Optimizer):
 
     ``weight_decay`` is L2 (added to the gradient); :class:`AdamW` decouples it. See
     :func:`~dlmath.optim.rules.adam_update`. State: ``m``, ``v`` (and ``v_max``), so the
-    state is exactly twice the parameters without AMSGrad.
+    state is exactly twice the parameters without AMSGrad. ``eps`` must be > 0 (with 0 a
+    zero gradient gives 0/0 = NaN).
     """
 
+    lr_default = 1e-3
+    hyperparameters = {
+        "betas": ((0.9, 0.999), Pair(Real(low=0.0, high=1.0, high_open=True))),
+        "eps": (1e-8, POSITIVE),
+        "weight_decay": (0.0, NONNEG),
+        "amsgrad": (False, Bool()),
+    }
     _kernel = staticmethod(rules.adam_update)
     _buffers = ("m", "v", "v_max")
     _decoupled: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        params: Any,
-        lr: LR = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(
-            params, lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
-        )
-
-    def _validate(self, betas, eps, weight_decay, amsgrad) -> dict[str, Any]:
-        if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
-            raise fail("betas", "a pair (beta1, beta2)", betas)
-        for i, beta in enumerate(betas):
-            check_real(beta, f"betas[{i}]", low=0.0, high=1.0, high_open=True)
-        return {
-            "betas": (float(betas[0]), float(betas[1])),
-            "eps": _nonneg(eps, "eps"),
-            "weight_decay": _nonneg(weight_decay, "weight_decay"),
-            "amsgrad": _check_bool(amsgrad, "amsgrad"),
-        }
 
     def _new_state(self, p: np.ndarray) -> State:
         v_max = np.zeros_like(p) if self.hyper["amsgrad"] else None
@@ -362,9 +426,10 @@ class Adam(Optimizer):
 
     def _kernel_kwargs(self) -> dict[str, Any]:
         h = self.hyper
+        beta1, beta2 = h["betas"]
         return {
-            "beta1": h["betas"][0],
-            "beta2": h["betas"][1],
+            "beta1": beta1,
+            "beta2": beta2,
             "eps": h["eps"],
             "weight_decay": h["weight_decay"],
             "decoupled_weight_decay": self._decoupled,
@@ -377,18 +442,8 @@ class AdamW(Adam):
     ``torch.optim.AdamW``'s defaults (``weight_decay=1e-2``); the rest is :class:`Adam`.
     """
 
+    hyperparameters = {**Adam.hyperparameters, "weight_decay": (1e-2, NONNEG)}
     _decoupled = True
-
-    def __init__(
-        self,
-        params: Any,
-        lr: LR = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
 
 
 class RMSprop(Optimizer):
@@ -398,37 +453,16 @@ class RMSprop(Optimizer):
     ``grad_avg`` when centred, ``momentum_buffer`` when ``momentum > 0``).
     """
 
+    lr_default = 1e-2
+    hyperparameters = {
+        "alpha": (0.99, UNIT),
+        "eps": (1e-8, POSITIVE),
+        "weight_decay": (0.0, NONNEG),
+        "momentum": (0.0, NONNEG),
+        "centered": (False, Bool()),
+    }
     _kernel = staticmethod(rules.rmsprop_update)
     _buffers = ("square_avg", "grad_avg", "momentum_buffer")
-
-    def __init__(
-        self,
-        params: Any,
-        lr: LR = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            alpha=alpha,
-            eps=eps,
-            weight_decay=weight_decay,
-            momentum=momentum,
-            centered=centered,
-        )
-
-    def _validate(self, alpha, eps, weight_decay, momentum, centered) -> dict[str, Any]:
-        return {
-            "alpha": check_real(alpha, "alpha", low=0.0, high=1.0),
-            "eps": _nonneg(eps, "eps"),
-            "weight_decay": _nonneg(weight_decay, "weight_decay"),
-            "momentum": _nonneg(momentum, "momentum"),
-            "centered": _check_bool(centered, "centered"),
-        }
 
     def _new_state(self, p: np.ndarray) -> State:
         h = self.hyper
@@ -449,36 +483,15 @@ class Adagrad(Optimizer):
     See :func:`~dlmath.optim.rules.adagrad_update`. State: ``state_sum``.
     """
 
+    lr_default = 1e-2
+    hyperparameters = {
+        "lr_decay": (0.0, NONNEG),
+        "weight_decay": (0.0, NONNEG),
+        "initial_accumulator_value": (0.0, NONNEG),
+        "eps": (1e-10, POSITIVE),
+    }
     _kernel = staticmethod(rules.adagrad_update)
     _buffers = ("state_sum",)
-
-    def __init__(
-        self,
-        params: Any,
-        lr: LR = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-    ) -> None:
-        super().__init__(
-            params,
-            lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
-        )
-
-    def _validate(self, lr_decay, weight_decay, initial_accumulator_value, eps) -> dict:
-        return {
-            "lr_decay": _nonneg(lr_decay, "lr_decay"),
-            "weight_decay": _nonneg(weight_decay, "weight_decay"),
-            "initial_accumulator_value": _nonneg(
-                initial_accumulator_value, "initial_accumulator_value"
-            ),
-            "eps": _nonneg(eps, "eps"),
-        }
 
     def _new_state(self, p: np.ndarray) -> State:
         return State(0, state_sum=np.full_like(p, self.hyper["initial_accumulator_value"]))

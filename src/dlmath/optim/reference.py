@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dlmath._checks import check_choice, check_int
+from dlmath._checks import check_choice, check_int, check_seed, fail_type
 from dlmath.backprop.gradcheck import relative_error
 from dlmath.optim.optimizers import OPTIMIZERS
 from dlmath.optim.schedules import OneCycleLR, Schedule, SequentialLR
@@ -50,7 +50,14 @@ def compare_with_torch(
     """Max relative parameter difference, ours vs ``torch.optim.<name>``, over ``steps`` steps."""
     check_choice(name, "name", tuple(OPTIMIZERS))
     steps = check_int(steps, "steps", low=1)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
+    if isinstance(shapes, str | bytes) or not isinstance(shapes, Sequence) or not shapes:
+        raise fail_type("shapes", "a non-empty list of parameter shapes", shapes)
+    try:
+        shapes = [tuple(check_int(d, "shapes", low=1) for d in s) for s in shapes]
+    except TypeError:
+        expected = "a list of shapes (tuples of positive integers)"
+        raise fail_type("shapes", expected, shapes) from None
     start = [rng.standard_normal(s).astype(dtype) for s in shapes]
     ours = [p.copy() for p in start]
     opt = OPTIMIZERS[name](ours, **hyper)
@@ -84,6 +91,8 @@ def torch_schedule_values(sched: Schedule, n: int) -> np.ndarray:
     in torch's order: ``optimizer.step()`` then ``scheduler.step()``. For a
     :class:`SequentialLR` the optimizer's lr is the first schedule's ``base_lr``.
     """
+    if not isinstance(sched, Schedule):
+        raise fail_type("sched", "a dlmath.optim.schedules schedule", sched)
     first = sched.schedulers[0] if isinstance(sched, SequentialLR) else sched
     base = first.max_lr if isinstance(first, OneCycleLR) else first.base_lr
     p = torch.zeros(1, requires_grad=True)

@@ -270,6 +270,48 @@ def adam_step(
     Returns the new ``(param, m, v)``; same formula as :func:`adam_update`
     (which it calls on copies).
     """
-    param, m, v = (np.array(x, dtype=np.result_type(x, 0.0)) for x in (param, m, v))
-    adam_update(param, np.asarray(grad), m, v, None, t, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+    from dlmath._checks import NONNEG, POSITIVE, Int, Real, as_float_array, fail, validate_all
+
+    where = "adam_step()"
+    h = validate_all(
+        {"t": t, "lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps},
+        {
+            "t": Int(low=1),
+            "lr": NONNEG,
+            "beta1": Real(low=0.0, high=1.0, high_open=True),
+            "beta2": Real(low=0.0, high=1.0, high_open=True),
+            "eps": POSITIVE,
+        },
+        where,
+    )
+    arrays = {}
+    for name, x in (("param", param), ("grad", grad), ("m", m), ("v", v)):
+        arr = as_float_array(x, name, allow_empty=name != "param")
+        if arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
+        if name != "param" and arr.shape != arrays["param"].shape:
+            raise fail(name, f"of shape {arrays['param'].shape} (param's)", arr, where=where)
+        arrays[name] = arr
+    if (arrays["v"] < 0).any():
+        raise fail("v", "non-negative (a running mean of squares)", arrays["v"], where=where)
+    dtype = np.result_type(*arrays.values())
+    param, m, v = (np.array(arrays[k], dtype=dtype) for k in ("param", "m", "v"))  # copies
+    grad = arrays["grad"].astype(dtype, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):
+        adam_update(
+            param,
+            grad,
+            m,
+            v,
+            None,
+            h["t"],
+            lr=h["lr"],
+            beta1=h["beta1"],
+            beta2=h["beta2"],
+            eps=h["eps"],
+        )
+    if not np.isfinite(param).all():
+        raise FloatingPointError(
+            f"{where}: the step made 'param' non-finite (lr={h['lr']:g}); lower 'lr'."
+        )
     return param, m, v

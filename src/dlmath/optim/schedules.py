@@ -13,13 +13,23 @@ decay). An optimizer accepts any schedule as its ``lr``.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from dlmath._checks import check_choice, check_int, check_real, fail, fail_type
+from dlmath._checks import (
+    NONNEG,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+    fail,
+    fail_type,
+    named,
+)
 
 __all__ = [
     "CosineAnnealingLR",
@@ -34,17 +44,37 @@ __all__ = [
 
 
 class Schedule:
-    """Base class: ``sched(t)`` checks ``t`` (an integer >= 0) and returns ``self.lr_at(t)``."""
+    """Base class: ``sched(t)`` checks ``t`` (an integer >= 0) and returns ``self.lr_at(t)``.
+
+    Bad arguments raise the standard message prefixed with the class name
+    (``OneCycleLR(): 'pct_start' must be ...``); a ``t`` at which the schedule would
+    overflow (``ExponentialLR`` with ``gamma > 1``) is refused by name, never ``inf``.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            init = cls.__dict__["__init__"]
+
+            def checked_init(self, *args: Any, __init=init, **kw: Any) -> None:
+                with named(f"{cls.__name__}()"):
+                    __init(self, *args, **kw)
+
+            checked_init.__signature__ = inspect.signature(init)
+            checked_init.__doc__, checked_init.__qualname__ = init.__doc__, init.__qualname__
+            cls.__init__ = checked_init
 
     def __call__(self, t: int) -> float:
-        return self.lr_at(check_int(t, "t", low=0))
+        with named(f"{type(self).__name__}(t)"):
+            return self.lr_at(check_int(t, "t", low=0))
 
     def lr_at(self, t: int) -> float:
         raise NotImplementedError
 
     def values(self, n: int) -> np.ndarray:
         """The first ``n`` learning rates ``[sched(0), ..., sched(n-1)]``."""
-        return np.array([self.lr_at(t) for t in range(check_int(n, "n", low=0))])
+        with named(f"{type(self).__name__}.values()"):
+            return np.array([self.lr_at(t) for t in range(check_int(n, "n", low=0))])
 
     def _args(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}
@@ -55,7 +85,20 @@ class Schedule:
 
 
 def _lr(value: Any, name: str) -> float:
-    return check_real(value, name, low=0.0)
+    return NONNEG(value, name)
+
+
+def _power(base_lr: float, gamma: float, k: int, t: int) -> float:
+    """``base_lr * gamma**k`` in log form: 0 on underflow, a named error on overflow."""
+    if base_lr == 0:
+        return 0.0
+    log_lr = math.log(base_lr) + k * math.log(gamma)
+    if log_lr > _LOG_MAX:
+        raise fail("t", "small enough that the lr stays finite (gamma > 1 grows it)", t)
+    return math.exp(log_lr)
+
+
+_LOG_MAX = math.log(np.finfo(np.float64).max)
 
 
 def _cosine(start: float, end: float, fraction: float) -> float:
@@ -72,7 +115,7 @@ class StepLR(Schedule):
         self.gamma = check_real(gamma, "gamma", low=0.0, low_open=True)
 
     def lr_at(self, t: int) -> float:
-        return self.base_lr * self.gamma ** (t // self.step_size)
+        return _power(self.base_lr, self.gamma, t // self.step_size, t)
 
 
 class ExponentialLR(Schedule):
@@ -83,7 +126,7 @@ class ExponentialLR(Schedule):
         self.gamma = check_real(gamma, "gamma", low=0.0, low_open=True)
 
     def lr_at(self, t: int) -> float:
-        return self.base_lr * self.gamma**t
+        return _power(self.base_lr, self.gamma, t, t)
 
 
 class CosineAnnealingLR(Schedule):
@@ -193,9 +236,7 @@ class OneCycleLR(Schedule):
         self.final_div_factor = check_real(
             final_div_factor, "final_div_factor", low=0.0, low_open=True
         )
-        if not isinstance(three_phase, bool):
-            raise fail_type("three_phase", "True or False", three_phase)
-        self.three_phase = three_phase
+        self.three_phase = three_phase = check_bool(three_phase, "three_phase")
         initial = self.max_lr / self.div_factor
         minimum = initial / self.final_div_factor
         up_end = float(self.pct_start * self.total_steps) - 1
@@ -213,7 +254,9 @@ class OneCycleLR(Schedule):
         start_step = 0.0
         for i, (end_step, start_lr, end_lr) in enumerate(self._phases):
             if t <= end_step or i == len(self._phases) - 1:
-                fraction = (t - start_step) / (end_step - start_step)
+                # a phase of zero length (pct_start * total_steps == 1) is already at its end
+                span = end_step - start_step
+                fraction = (t - start_step) / span if span > 0 else 1.0
                 if self.anneal_strategy == "cos":
                     return _cosine(start_lr, end_lr, fraction)
                 return (end_lr - start_lr) * fraction + start_lr
@@ -235,6 +278,8 @@ class SequentialLR(Schedule):
             raise fail_type("schedulers", "a list of schedules", schedulers)
         if not schedulers or not all(isinstance(s, Schedule) for s in schedulers):
             raise fail("schedulers", "a non-empty list of Schedule objects", schedulers)
+        if isinstance(milestones, str | bytes) or not isinstance(milestones, Sequence):
+            raise fail_type("milestones", "a list of step numbers", milestones)
         milestones = [check_int(m, "milestones", low=1) for m in milestones]
         if len(milestones) != len(schedulers) - 1:
             raise fail(

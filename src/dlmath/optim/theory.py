@@ -109,7 +109,8 @@ def measure_rates(
     Each run stops when the gradient norm has dropped by ``reduction`` (or after
     ``max_steps``); the rate is :func:`measured_rate` of the distance to the minimum.
     """
-    kappa = check_real(kappa, "kappa", low=1.0, low_open=True)
+    kappa = check_real(kappa, "kappa", low=1.0, high=1e12, low_open=True)  # GD needs ~kappa steps
+    lmin = check_real(lmin, "lmin", low=1e-150, high=1e150)
     reduction = check_real(reduction, "reduction", low=0.0, high=1.0, low_open=True, high_open=True)
     max_steps = check_int(max_steps, "max_steps", low=2)
     fn = quadratic(kappa, lmin=lmin)

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from dlmath._checks import as_float_array, check_choice, fail
+from dlmath import _numerics as _num
+from dlmath._checks import as_float_array, check_choice, fail, fail_type
 from dlmath.prob.distributions import Gaussian, rng_from
-from dlmath.prob.functional import log_softmax, logsumexp
+from dlmath.prob.functional import logsumexp
 from dlmath.prob.information import as_distribution
 
 __all__ = ["GaussianMixture1D", "grid_kl", "fit_gaussian_kl"]
@@ -83,8 +84,26 @@ def grid_kl(log_p: Any, log_q: Any) -> float:
     The grid weights are :math:`\tilde p = \mathrm{softmax}(\log p)` (the spacing cancels),
     and :math:`KL = \sum_i \tilde p_i (\log\tilde p_i - \log\tilde q_i)`.
     """
-    lp, lq = log_softmax(log_p), log_softmax(log_q)
-    return float(np.exp(lp) @ (lp - lq))
+    lp = _log_density(log_p, "log_p")
+    lq = _log_density(log_q, "log_q")
+    if lq.shape != lp.shape:
+        raise fail("log_q", f"of the same shape as 'log_p' {lp.shape}", lq)
+    lp, lq = _num.log_softmax(lp), _num.log_softmax(lq)
+    p = np.exp(lp)
+    inside = p > 0  # 0 log 0 = 0 where p vanishes
+    with np.errstate(invalid="ignore"):
+        terms = np.where(inside, p * (lp - lq), 0.0)
+    return float(terms.sum())  # +inf where q = 0 < p, as KL is
+
+
+def _log_density(v: Any, name: str) -> np.ndarray:
+    """Log values on a grid: 1-D, no NaN, no +inf; -inf (a zero density) allowed."""
+    arr = as_float_array(v, name, ndim=1, finite=False)
+    if np.isnan(arr).any() or (arr == np.inf).any():
+        raise fail(name, "log densities: no NaN or +inf (-inf for a zero density is fine)", arr)
+    if not np.isfinite(arr).any():
+        raise fail(name, "log densities with at least one finite value", arr)
+    return arr
 
 
 def fit_gaussian_kl(
@@ -100,6 +119,8 @@ def fit_gaussian_kl(
     Reverse KL has one local minimum per mode: the caller picks ``init`` (or tries several).
     Returns q and the KL value.
     """
+    if not isinstance(p, GaussianMixture1D):
+        raise fail_type("p", "a GaussianMixture1D", p)
     check_choice(direction, "direction", ("forward", "reverse"))
     grid = as_float_array(x, "x", ndim=1)
     log_p = p.log_prob(grid)

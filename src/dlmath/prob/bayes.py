@@ -116,9 +116,20 @@ def _regression(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lam(noise_sigma: float, prior_sigma: float) -> float:
+    """``lambda = (sigma / tau)^2``, from logs (no spurious overflow); refused by name
+    when it is not a finite positive float64."""
     s = check_real(noise_sigma, "noise_sigma", low=0.0, low_open=True)
     t = check_real(prior_sigma, "prior_sigma", low=0.0, low_open=True)
-    return (s / t) ** 2
+    log_lam = 2 * (math.log(s) - math.log(t))
+    if not -700 < log_lam < 700:
+        raise fail(
+            "prior_sigma",
+            "within a factor 1e152 of noise_sigma (lambda = (noise_sigma/prior_sigma)^2 "
+            "must be a normal float64)",
+            f"noise_sigma={s:g}, prior_sigma={t:g} (lambda = e^{log_lam:.0f})",
+            described=True,
+        )
+    return math.exp(log_lam)
 
 
 def ridge_map(
@@ -132,8 +143,14 @@ def ridge_map(
     """
     X_, y_ = _regression(X, y)
     lam = _lam(noise_sigma, prior_sigma)
-    A = X_.T @ X_ + lam * np.eye(X_.shape[1])
-    return np.linalg.solve(A, X_.T @ y_), lam
+    G, b = X_.T @ X_, X_.T @ y_
+    # with a large lambda solve the scaled system (G / lam + I) w = b / lam: same w,
+    # no overflow of lam * I against G, and better conditioned
+    A, rhs = (G / lam + np.eye(len(G)), b / lam) if lam > 1 else (G + lam * np.eye(len(G)), b)
+    w = np.linalg.solve(A, rhs)
+    if not np.isfinite(w).all():
+        raise fail("X", "well conditioned for this lambda (X^T X + lambda I is singular)", X_)
+    return w, lam
 
 
 def neg_log_posterior(w: Any, X: Any, y: Any, *, noise_sigma: float, prior_sigma: float) -> float:

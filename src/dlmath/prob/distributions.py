@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from dlmath._checks import as_float_array, check_int, check_probability, check_real, fail, fail_type
+from dlmath._checks import (
+    as_float_array,
+    check_int,
+    check_probability,
+    check_real,
+    check_seed,
+    fail,
+    fail_type,
+)
 from dlmath.prob.functional import log_softmax, softmax
 from dlmath.prob.information import as_distribution, entropy
 
@@ -23,11 +31,16 @@ __all__ = ["Gaussian", "Bernoulli", "Categorical", "rng_from"]
 _LOG_2PI = math.log(2 * math.pi)
 
 
+def _pow2_scale(top: float) -> float:
+    """A power of two near ``top`` (1 for 0): dividing by it is exact."""
+    return 1.0 if not np.isfinite(top) or top == 0 else float(2.0 ** np.floor(np.log2(top)))
+
+
 def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A ``numpy.random.Generator`` from an int seed (or the generator itself); no global state."""
     if isinstance(seed, np.random.Generator):
         return seed
-    return np.random.default_rng(check_int(seed, "seed", low=0))
+    return np.random.default_rng(check_seed(seed))
 
 
 def _int_values(x: Any, name: str, high: int) -> np.ndarray:
@@ -70,8 +83,12 @@ class Gaussian:
 
     def log_prob(self, x: Any) -> np.ndarray | float:
         """Log density at ``x`` (any shape, elementwise)."""
-        z = (as_float_array(x, "x", allow_empty=True) - self.mu) / self.sigma
-        return _scalar_or_array(-0.5 * (_LOG_2PI + z**2) - math.log(self.sigma))
+        with np.errstate(over="ignore"):
+            z = (as_float_array(x, "x", allow_empty=True) - self.mu) / self.sigma
+            out = -0.5 * (_LOG_2PI + z**2) - math.log(self.sigma)
+        if not np.isfinite(out).all():
+            raise fail("x", "within 1e154 standard deviations of mu (finite log density)", x)
+        return _scalar_or_array(out)
 
     def pdf(self, x: Any) -> np.ndarray | float:
         """Density ``exp(log_prob(x))``."""
@@ -101,8 +118,14 @@ class Gaussian:
         The variance divides by n (ddof 0), as ``scipy.stats.norm.fit``.
         """
         x = as_float_array(data, "data", ndim=1)
-        mu = float(x.mean())
-        sigma = float(np.sqrt(np.mean((x - mu) ** 2)))
+        # scaled by powers of two (exact): data of +-1e300 neither overflows the mean
+        # nor the squares; the estimates are equivariant, mu(s x) = s mu(x) etc.
+        c = _pow2_scale(np.abs(x).max())
+        z = x / c  # |z| < 2
+        m = float(np.mean(z))
+        mu, sigma = m * c, float(np.sqrt(np.mean((z - m) ** 2))) * c
+        if not (np.isfinite(mu) and np.isfinite(sigma)):
+            raise fail("data", "values whose mean and spread are finite in float64", x)
         if sigma == 0:
             raise fail("data", "at least two distinct values (else sigma_hat = 0)", x)
         return cls(mu, sigma)

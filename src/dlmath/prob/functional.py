@@ -83,8 +83,20 @@ def kl_gaussian(
         raise fail(
             "mu_p", "an array whose last axis holds the d coordinates (diagonal=True)", mu_p_
         )
-    ratio = sigma_p_ / sigma_q_  # log(sigma_q/sigma_p) = -log(ratio): one division, no overflow
-    terms = -np.log(ratio) + 0.5 * (ratio**2 + ((mu_p_ - mu_q_) / sigma_q_) ** 2) - 0.5
+    # log form: log(sigma_q / sigma_p) from the two logs, so sigma_p / sigma_q = 1e600 is
+    # no overflow in the log term; the squares are exp(2 log ratio) and ((dmu/s_q))^2
+    log_ratio = np.log(sigma_p_) - np.log(sigma_q_)
+    with np.errstate(over="ignore"):
+        z = (mu_p_ - mu_q_) / sigma_q_
+        terms = -log_ratio + 0.5 * (np.exp(2 * log_ratio) + z * z) - 0.5
     terms = np.broadcast_to(terms, shape)
+    if not np.isfinite(terms).all():
+        raise fail(
+            "sigma_q",
+            "large enough that KL = log(s_q/s_p) + (s_p^2 + dmu^2) / (2 s_q^2) - 1/2 is finite "
+            "in float64",
+            f"KL > 1.8e308 nats (max log(sigma_p / sigma_q) = {np.max(log_ratio):.4g})",
+            described=True,
+        )
     out = terms.sum(axis=-1) if diagonal else np.array(terms)
     return float(out) if out.ndim == 0 else out

@@ -31,16 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from dlmath._checks import as_float_array, as_label_array, check_real, fail
-from dlmath.prob.functional import log_softmax
+from dlmath._checks import as_float_array, check_bool, check_real, deprecated, fail, fail_type
 
 __all__ = [
     "DEFAULT_ATOL",
     "as_distribution",
     "entropy",
-    "cross_entropy",
+    "distribution_cross_entropy",
     "kl_divergence",
-    "cross_entropy_from_logits",
 ]
 
 #: tolerance on ``|sum(p) - 1|`` per row, by dtype
@@ -104,6 +102,7 @@ def as_distribution(
 
     The caller's array is not modified; with ``normalize=True`` a new array is returned.
     """
+    normalize = check_bool(normalize, "normalize")
     arr = _rows(p, name)
     rows = arr.reshape(-1, arr.shape[-1])
     s = rows.sum(axis=-1)
@@ -126,10 +125,15 @@ def _information(
     (cross-entropy) or ``log p - log q`` (KL), each only where ``p > 0``.
     """
     P = _rows(p, "p")
+    if kind != "entropy" and q is None:
+        raise fail_type("q", "an array of probabilities over the last axis", q)
     Q = None if q is None else _rows(q, "q")
     if Q is not None and Q.shape != P.shape:
         raise fail("q", f"an array of the same shape as 'p' {P.shape}", Q)
     dtype = P.dtype if Q is None else np.result_type(P, Q)
+    if dtype == np.float16:  # float16 sums and logs lose too much; float32 is exact here
+        dtype = np.dtype(np.float32)
+    normalize = check_bool(normalize, "normalize")
     if base is not None:
         base = check_real(base, "base", low=0.0, low_open=True)
         if base == 1:
@@ -189,13 +193,16 @@ def entropy(
     return _information("entropy", p, None, base=base, normalize=normalize, atol=atol)
 
 
-def cross_entropy(
+def distribution_cross_entropy(
     p: Any, q: Any, *, base: float | None = None, normalize: bool = False, atol: float | None = None
 ) -> np.ndarray:
-    r"""Cross-entropy :math:`H(p, q) = -\sum_k p_k \log q_k` over the last axis.
+    r"""Cross-entropy of two distributions :math:`H(p, q) = -\sum_k p_k \log q_k`, last axis.
 
-    ``p``, ``q``: (..., K) of the same shape -> (...). ``+inf`` where some
-    ``q_k = 0 < p_k``. Equals ``entropy(p) + kl_divergence(p, q)``.
+    ``p``, ``q``: (..., K) probability vectors of the same shape -> (...). ``+inf`` where
+    some ``q_k = 0 < p_k``. Equals ``entropy(p) + kl_divergence(p, q)``. (The loss on
+    logits and labels, ``F.cross_entropy(input, target)``, is
+    :func:`dlmath.backprop.cross_entropy`; ``distribution_cross_entropy(onehot(y),
+    softmax(Z))`` is its per-row value.)
     """
     return _information("cross", p, q, base=base, normalize=normalize, atol=atol)
 
@@ -212,31 +219,39 @@ def kl_divergence(
     return _information("kl", p, q, base=base, normalize=normalize, atol=atol)
 
 
-def cross_entropy_from_logits(
+def _from_logits(
     target: Any, logits: Any, *, base: float | None = None, atol: float | None = None
 ) -> np.ndarray:
-    r"""Cross-entropy of a softmax model, per row: :math:`-\sum_k p_k\,\mathrm{log\_softmax}(z)_k`.
+    """The old ``cross_entropy_from_logits(target, logits)``: per-row loss, any batch shape."""
+    from dlmath.backprop.losses import cross_entropy
 
-    ``logits`` z: (..., K). ``target``: integer class labels of shape (...) (then the
-    result is :math:`-\mathrm{log\_softmax}(z)_y`), or probability vectors of shape
-    (..., K). Returns (...). Going through :func:`log_softmax` keeps it finite and exact
-    for logits of any size; its mean over a batch equals ``F.cross_entropy(logits, target)``.
-    """
     z = as_float_array(logits, "logits")
     if z.ndim == 0:
         raise fail("logits", "an array with a last (class) axis", z)
-    log_q = log_softmax(z)
     t = np.asarray(target.detach().cpu().numpy() if hasattr(target, "detach") else target)
-    if t.dtype.kind in "iu":
-        if t.shape != z.shape[:-1]:
-            raise fail("target", f"integer labels of shape {z.shape[:-1]} (one per row)", t)
-        y = as_label_array(t.reshape(-1), "target", n_classes=z.shape[-1])
-        out = -log_q.reshape(-1, z.shape[-1])[np.arange(y.size), y].reshape(t.shape)
-    else:
-        P = as_distribution(t, "target", atol=atol)
-        if P.shape != z.shape:
-            raise fail("target", f"probabilities of the same shape as 'logits' {z.shape}", P)
-        out = -np.einsum("...k,...k->...", P, log_q)
+    labels = t.dtype.kind in "iu"
+    if labels and t.shape != z.shape[:-1]:
+        raise fail("target", f"integer labels of shape {z.shape[:-1]} (one per row)", t)
+    if not labels and t.shape != z.shape:
+        raise fail("target", f"probabilities of the same shape as 'logits' {z.shape}", t)
+    if not labels and atol is not None:
+        as_distribution(t, "target", atol=atol)
+    K = z.shape[-1]
+    t2 = t.reshape(-1) if labels else t.reshape(-1, K)
+    out = cross_entropy(z.reshape(-1, K), t2, reduction="none").reshape(z.shape[:-1])
     if base is not None:
         out = out / np.log(check_real(base, "base", low=0.0, low_open=True))
     return np.asarray(out)[()]
+
+
+cross_entropy = deprecated(
+    "dlmath.prob.cross_entropy(p, q)",
+    "dlmath.prob.distribution_cross_entropy(p, q) for distributions, or "
+    "dlmath.backprop.cross_entropy(input, target) for logits and labels",
+    distribution_cross_entropy,
+)
+cross_entropy_from_logits = deprecated(
+    "dlmath.prob.cross_entropy_from_logits(target, logits)",
+    "dlmath.backprop.cross_entropy(logits, target, reduction='none') (torch's order: input first)",
+    _from_logits,
+)

@@ -22,18 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from dlmath._checks import as_float_array, as_label_array, check_choice, check_int, check_real, fail
+from dlmath._checks import (
+    as_float_array,
+    as_label_array,
+    check_choice,
+    check_int,
+    check_real,
+    deprecated,
+    fail,
+    fail_type,
+    named,
+)
 from dlmath.prob.distributions import Categorical, Gaussian
-from dlmath.prob.functional import log_softmax, softmax
+from dlmath.prob.functional import softmax
 
 __all__ = [
-    "mse",
-    "mse_grad",
     "gaussian_nll",
     "gaussian_nll_grad",
     "one_hot",
-    "categorical_nll",
-    "categorical_nll_grad",
     "gradient_descent",
     "fit_gaussian_gd",
     "fit_categorical_gd",
@@ -50,18 +56,6 @@ def _pair(y: Any, y_hat: Any) -> tuple[np.ndarray, np.ndarray]:
     return y_, y_hat_
 
 
-def mse(y: Any, y_hat: Any) -> float:
-    r""":math:`\frac1n\sum_i (y_i - \hat y_i)^2` over all elements (``F.mse_loss``)."""
-    y_, y_hat_ = _pair(y, y_hat)
-    return float(np.mean((y_hat_ - y_) ** 2))
-
-
-def mse_grad(y: Any, y_hat: Any) -> np.ndarray:
-    r""":math:`\partial\,\mathrm{MSE} / \partial \hat y = 2(\hat y - y)/n`, shape of ``y``."""
-    y_, y_hat_ = _pair(y, y_hat)
-    return 2.0 * (y_hat_ - y_) / y_.size
-
-
 def gaussian_nll(y: Any, y_hat: Any, sigma: float) -> float:
     r"""Mean :math:`-\log\mathcal N(y_i; \hat y_i, \sigma^2)` over all elements.
 
@@ -69,15 +63,23 @@ def gaussian_nll(y: Any, y_hat: Any, sigma: float) -> float:
     """
     y_, y_hat_ = _pair(y, y_hat)
     sigma = check_real(sigma, "sigma", low=0.0, low_open=True)
-    sq = ((y_ - y_hat_) / sigma) ** 2
-    return float(np.mean(0.5 * sq) + 0.5 * math.log(2 * math.pi) + math.log(sigma))
+    with np.errstate(over="ignore", invalid="ignore"):
+        sq = ((y_ - y_hat_) / sigma) ** 2
+        nll = float(np.mean(0.5 * sq) + 0.5 * math.log(2 * math.pi) + math.log(sigma))
+    if not math.isfinite(nll):
+        raise fail("sigma", "large enough that ((y - y_hat) / sigma)^2 is finite", sigma)
+    return nll
 
 
 def gaussian_nll_grad(y: Any, y_hat: Any, sigma: float) -> np.ndarray:
     r""":math:`\partial\,\mathrm{NLL} / \partial \hat y = (\hat y - y) / (n\sigma^2)`."""
     y_, y_hat_ = _pair(y, y_hat)
     sigma = check_real(sigma, "sigma", low=0.0, low_open=True)
-    return (y_hat_ - y_) / (y_.size * sigma**2)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        g = (y_hat_ - y_) / y_.size / np.float64(sigma) / np.float64(sigma)
+    if not np.isfinite(g).all():
+        raise fail("sigma", "large enough that (y_hat - y) / (n sigma^2) is finite", sigma)
+    return g
 
 
 def one_hot(y: Any, K: int) -> np.ndarray:
@@ -87,27 +89,6 @@ def one_hot(y: Any, K: int) -> np.ndarray:
     out = np.zeros((labels.size, K))
     out[np.arange(labels.size), labels] = 1.0
     return out
-
-
-def _logits_labels(logits: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    z = as_float_array(logits, "logits", ndim=2)
-    return z, as_label_array(y, "y", n=z.shape[0], n_classes=z.shape[1])
-
-
-def categorical_nll(logits: Any, y: Any) -> float:
-    r"""Mean :math:`-\log \mathrm{softmax}(z_i)_{y_i}`: logits (n, K), labels (n,) -> scalar.
-
-    This is ``F.cross_entropy(logits, y)``: the cross-entropy between one-hot labels and
-    the model's softmax, derived as a negative log-likelihood.
-    """
-    z, labels = _logits_labels(logits, y)
-    return float(-np.mean(log_softmax(z)[np.arange(labels.size), labels]))
-
-
-def categorical_nll_grad(logits: Any, y: Any) -> np.ndarray:
-    r"""Gradient w.r.t. the logits: :math:`(\mathrm{softmax}(z) - \mathrm{onehot}(y)) / n`."""
-    z, labels = _logits_labels(logits, y)
-    return (softmax(z) - one_hot(labels, z.shape[1])) / labels.size
 
 
 def gradient_descent(
@@ -122,11 +103,22 @@ def gradient_descent(
     steps = check_int(steps, "steps", low=0)
     history = np.empty((steps + 1,) + theta.shape)
     history[0] = theta
+    if not callable(grad):
+        raise fail_type("grad", "a callable theta -> gradient", grad)
     for t in range(steps):
-        g = np.asarray(grad(theta))
-        if not np.all(np.isfinite(g)):
-            raise FloatingPointError(f"gradient became non-finite at step {t}; lower 'lr'.")
-        theta = theta - lr * g
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                g = np.asarray(grad(theta), dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise fail_type("grad", "a function returning a real array", f"{err}") from None
+            if g.shape != theta.shape:
+                raise fail("grad", f"a function returning an array of shape {theta.shape}", g)
+            theta = theta - lr * g
+        if not (np.all(np.isfinite(g)) and np.all(np.isfinite(theta))):
+            raise FloatingPointError(
+                f"gradient descent diverged at step {t} (lr={lr:g}): the iterate became "
+                "non-finite; lower 'lr'."
+            )
         history[t + 1] = theta
     return theta, history
 
@@ -142,14 +134,26 @@ def fit_gaussian_gd(
     :math:`(\mu, \sigma)`. It converges to ``Gaussian.fit(data)``.
     """
     x = as_float_array(data, "data", ndim=1)
+    # The NLL's curvature at the start (mu, sigma) = (0, 1) is 1/sigma^2, so data far from
+    # that scale (mean beyond 100, spread outside [0.01, 100]) makes any fixed lr diverge.
+    # Such data is fitted standardized, x' = (x - a) / s (s a power of two near its spread),
+    # and mapped back: the MLE is equivariant, mu = a + s mu', sigma = s sigma'.
+    est = Gaussian.fit(x) if x.size > 1 and np.ptp(x) > 0 else Gaussian(float(x.mean()), 1.0)
+    if abs(est.mu) <= 100 and 1e-2 <= est.sigma <= 100:
+        a, s = 0.0, 1.0
+    else:
+        a, s = est.mu, float(2.0 ** np.round(np.log2(est.sigma)))
+    xs = (x - a) / s
 
     def grad(theta: np.ndarray) -> np.ndarray:
         mu, var = theta[0], math.exp(2 * theta[1])
-        return np.array([-(x.mean() - mu) / var, 1.0 - np.mean((x - mu) ** 2) / var])
+        return np.array([-(xs.mean() - mu) / var, 1.0 - np.mean((xs - mu) ** 2) / var])
 
-    theta, history = gradient_descent(grad, np.zeros(2), lr=lr, steps=steps)
-    history[:, 1] = np.exp(history[:, 1])
-    return Gaussian(float(theta[0]), math.exp(theta[1])), history
+    with named("fit_gaussian_gd()"):
+        theta, history = gradient_descent(grad, np.zeros(2), lr=lr, steps=steps)
+    history[:, 0] = a + s * history[:, 0]
+    history[:, 1] = np.exp(history[:, 1]) * s
+    return Gaussian(float(history[-1, 0]), float(history[-1, 1])), history
 
 
 def fit_categorical_gd(
@@ -184,12 +188,15 @@ def fit_linear_regression_gd(
         raise fail("y", f"of length {X_.shape[0]} (one target per row of X)", y_)
     check_choice(loss, "loss", ("nll", "mse"))
 
-    def grad(w: np.ndarray) -> np.ndarray:
-        y_hat = X_ @ w
-        dy = gaussian_nll_grad(y_, y_hat, sigma) if loss == "nll" else mse_grad(y_, y_hat)
-        return X_.T @ dy
+    sigma = check_real(sigma, "sigma", low=0.0, low_open=True)
+    # dL/dy_hat: (y_hat - y) / (n sigma^2) for the NLL, 2 (y_hat - y) / n for the MSE
+    scale = 1.0 / (y_.size * sigma**2) if loss == "nll" else 2.0 / y_.size
 
-    return gradient_descent(grad, np.zeros(X_.shape[1]), lr=lr, steps=steps)
+    def grad(w: np.ndarray) -> np.ndarray:
+        return X_.T @ ((X_ @ w - y_) * scale)
+
+    with named("fit_linear_regression_gd()"):
+        return gradient_descent(grad, np.zeros(X_.shape[1]), lr=lr, steps=steps)
 
 
 def sympy_gaussian_mle(n: int = 3) -> dict[str, Any]:
@@ -242,3 +249,34 @@ def sympy_softmax_nll_grad(K: int = 3, label: int = 0) -> dict[str, Any]:
         "difference": [sp.simplify(g - t) for g, t in zip(grad, target, strict=True)],
         "symbols": z,
     }
+
+
+# --- deprecated names: the losses have one home, dlmath.backprop (torch's argument order) ----
+
+
+def _backprop():
+    from dlmath.backprop import losses
+
+    return losses
+
+
+mse = deprecated(
+    "dlmath.prob.mse(y, y_hat)",
+    "dlmath.backprop.mse(y_hat, y) (torch's order: input first)",
+    lambda y, y_hat: _backprop().mse(y_hat, y),
+)
+mse_grad = deprecated(
+    "dlmath.prob.mse_grad(y, y_hat)",
+    "dlmath.backprop.mse_grad(y_hat, y)[1] (torch's order: input first)",
+    lambda y, y_hat: _backprop().mse_grad(y_hat, y)[1],
+)
+categorical_nll = deprecated(
+    "dlmath.prob.categorical_nll(logits, y)",
+    "dlmath.backprop.cross_entropy(logits, y)",
+    lambda logits, y: _backprop().cross_entropy(logits, y),
+)
+categorical_nll_grad = deprecated(
+    "dlmath.prob.categorical_nll_grad(logits, y)",
+    "dlmath.backprop.cross_entropy_grad(logits, y)[1]",
+    lambda logits, y: _backprop().cross_entropy_grad(logits, y)[1],
+)

@@ -1,0 +1,187 @@
+"""engine="ray": equal to the local engine bit for bit, worker deaths survived, failures stored.
+
+One local Ray (num_cpus=2) is started for the module; each call of the engine starts its
+own actors on it. The reference is the local engine (itself tested against the loss with
+the weights written into a copy of the model) and counted loss evaluations.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlmath.landscape import (
+    GridPointError,
+    WorkerLostError,
+    loss_line,
+    loss_points,
+    loss_surface,
+    random_direction,
+)
+from dlmath.nets import torch_mlp
+
+DRIVER = os.getpid()
+N_ROWS = 33
+SPEC = Path(__file__).resolve().parents[1] / "examples" / "landscape_spec.py"
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_IMPORT_WARNING": "1"}
+    saved = {k: os.environ.get(k) for k in [*env, "RAY_ADDRESS"]}
+    os.environ.update(env)
+    os.environ.pop("RAY_ADDRESS", None)
+    import ray
+    import ray.cloudpickle
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # the workers cannot import this test module: ship its functions by value
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    yield ray
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    ray.shutdown()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(N_ROWS, 4))
+    y = rng.integers(0, 3, size=N_ROWS)
+    model = torch_mlp([4, 7, 3], "tanh", seed=0, dtype=torch.float64)
+    dirs = (random_direction(model, seed=1), random_direction(model, seed=2))
+    return model, X, y, dirs
+
+
+def params(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_equal_to_local_engine_bit_for_bit(ray_cluster, problem, tmp_path):
+    model, X, y, dirs = problem
+    before = params(model)
+    a, b = np.linspace(-1, 1, 9), np.linspace(-0.5, 1, 7)
+    for chunk_size in (None, 1):  # vmap path, one-point path
+        local = loss_surface(
+            model, F.cross_entropy, X, y, dirs, a, b, chunk_size=chunk_size, progress=False
+        )
+        remote = loss_surface(
+            model,
+            F.cross_entropy,
+            X,
+            y,
+            dirs,
+            a,
+            b,
+            chunk_size=chunk_size,
+            engine="ray",
+            progress=False,
+        )
+        np.testing.assert_array_equal(remote, local)
+    coords = np.stack([a, a[::-1] / 2], axis=1)
+    np.testing.assert_array_equal(
+        loss_points(model, F.cross_entropy, X, y, dirs, coords, engine="ray", workers=2),
+        loss_points(model, F.cross_entropy, X, y, dirs, coords, progress=False),
+    )
+    assert all(torch.equal(p, q) for p, q in zip(before, params(model), strict=True))
+
+
+def dies_once(marker: str):
+    """Cross-entropy whose first full evaluation on a Ray worker kills that worker."""
+
+    def loss(out, target):
+        if os.getpid() != DRIVER and len(target) == N_ROWS and not os.path.exists(marker):
+            Path(marker).touch()
+            os._exit(1)
+        return F.cross_entropy(out, target)
+
+    return loss
+
+
+def test_worker_death_is_survived_and_data_factory(ray_cluster, problem, tmp_path):
+    model, X, y, dirs = problem
+    a = np.linspace(-1, 1, 12)
+    loss = dies_once(str(tmp_path / "died"))
+    Z = loss_line(model, loss, lambda: (X, y), None, dirs[0], a, engine="ray", progress=False)
+    assert (tmp_path / "died").exists()  # a worker did die
+    np.testing.assert_array_equal(Z, loss_line(model, F.cross_entropy, X, y, dirs[0], a))
+
+
+def always_dies(out, target):
+    if os.getpid() != DRIVER and len(target) == N_ROWS:
+        os._exit(1)
+    return F.cross_entropy(out, target)
+
+
+def test_retries_exhausted_names_the_points(ray_cluster, problem, monkeypatch):
+    import dlmath.landscape._ray as engine
+
+    model, X, y, dirs = problem
+    monkeypatch.setattr(engine, "MAX_RETRIES", 0)
+    with pytest.raises(WorkerLostError, match=r"died 1 times evaluating grid points \d") as info:
+        loss_line(model, always_dies, X, y, dirs[0], [0.0, 1.0], engine="ray", progress=False)
+    assert set(info.value.points) <= {0, 1} and info.value.points
+
+
+class ShiftGuard:
+    """Cross-entropy that raises where the last bias moved above ``limit`` (the direction
+    ``shift`` moves every output by alpha, so the failing point is known)."""
+
+    def __init__(self, base: float, limit: float) -> None:
+        self.base, self.limit, self.calls = base, limit, 0
+
+    def __call__(self, out, target):
+        if len(target) == N_ROWS:
+            self.calls += 1
+            if float(out.mean()) - self.base > self.limit:
+                raise ArithmeticError("beyond the limit")
+        return F.cross_entropy(out, target)
+
+
+def test_failure_on_a_worker_keeps_finished_chunks(ray_cluster, problem, tmp_path):
+    model, X, y, _ = problem
+    shift = [torch.zeros_like(p) for p in model.parameters()]
+    shift[-1] = torch.ones_like(shift[-1])
+    with torch.no_grad():
+        base = float(model(torch.as_tensor(X)).mean())
+    a = np.linspace(-1, 1, 9)  # only a = 1 is beyond 0.9
+    store = tmp_path / "s"
+    with pytest.raises(GridPointError, match="ArithmeticError.*grid point 8 \\(alpha=1\\)") as info:
+        loss_line(
+            model, ShiftGuard(base, 0.9), X, y, shift, a, chunk_size=1, store=store, engine="ray"
+        )
+    assert info.value.points == [8]
+    assert len(list(store.glob("chunk-*.npz"))) == 8  # every other chunk finished and kept
+    resumed = ShiftGuard(base, np.inf)  # the same loss, no longer failing; resumed locally
+    Z = loss_line(model, resumed, X, y, shift, a, chunk_size=1, store=store, progress=False)
+    assert resumed.calls == 1
+    np.testing.assert_array_equal(
+        Z, loss_line(model, F.cross_entropy, X, y, shift, a, chunk_size=1, progress=False)
+    )
+
+
+def test_cli_on_ray_equals_local_surface(ray_cluster, tmp_path):
+    from dlmath.cli import main
+
+    out = tmp_path / "out"
+    assert main(["landscape", str(SPEC), "--grid", "4", "--out", str(out), "--engine", "ray"]) == 0
+    with np.load(out / "surface.npz") as npz:
+        Z = npz["Z"]
+    spec = sys.modules["dlmath_spec_landscape_spec"]
+    model = spec.model()
+    X, y = spec.data()
+    dirs = (random_direction(model, seed=0), random_direction(model, seed=1))
+    grid = np.linspace(-1, 1, 4)
+    np.testing.assert_array_equal(
+        Z, loss_surface(model, spec.loss_fn, X, y, dirs, grid, grid, progress=False)
+    )
