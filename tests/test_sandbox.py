@@ -394,15 +394,16 @@ import gc, os
 def vanish():
     os._exit(1)
 def seen():
-    marker = b"secret-marker-"
-    return any(type(o) is bytearray and bytes(o[:14]) == marker for o in gc.get_objects())
+    mark = "zygote-marker"
+    lists = [o for o in gc.get_objects() if type(o) is list and o and type(o[0]) is str]
+    return any(o[0] == mark for o in lists)
 """
     with learner(src) as lrn:
-        secret = bytearray(b"secret-marker-" + b"x" * 64)  # made after the Learner
+        secret = ["zygote-marker", np.arange(3.0)]  # made after the Learner (gc-tracked)
         assert one(lrn, "seen").value is False  # the first child
         assert one(lrn, "vanish").status == "crashed"
         assert one(lrn, "seen").value is False and lrn.restarts == 1  # a restart
-    assert secret.startswith(b"secret")
+    assert secret[0] == "zygote-marker"
 
 
 def test_closing_every_fd_and_sleeping_cannot_hang_the_grader():

@@ -267,45 +267,26 @@ def _adam_state(rng, n, t, dtype=np.float64, grad_scale=1.0):
 
 def adam_step(rng, extra: dict | None = None):
     extra = extra or {}
+
+    def at_defaults(group: str, args: tuple, where: str) -> Case:  # lr = 1e-3
+        return Case(group, args, dict(extra), where=where, factors={"lr": 1e-3})
+
     cases = []
     for _ in range(2):
         n = int(rng.integers(2, 8))
         args = (_normal(rng, n), _normal(rng, n), np.zeros(n), np.zeros(n), 1)
-        cases.append(
-            Case(
-                "first step (t = 1, m = v = 0)",
-                args,
-                dict(extra),
-                where="at t = 1",
-                factors={"lr": 1e-3},
-            )
-        )
+        cases.append(at_defaults("first step (t = 1, m = v = 0)", args, "at t = 1"))
     for t in (2, int(rng.integers(5, 20)), int(rng.integers(50, 200))):
         n = int(rng.integers(2, 8))
         m, v = _adam_state(rng, n, t)
         args = (_normal(rng, n), _normal(rng, n), m, v, t)
-        cases.append(
-            Case(
-                "later steps (t > 1, m and v given)",
-                args,
-                dict(extra),
-                where=f"at t = {t}",
-                factors={"lr": 1e-3},
-            )
-        )
+        cases.append(at_defaults("later steps (t > 1, m and v given)", args, f"at t = {t}"))
     for t in (1, 10):
         n = int(rng.integers(2, 8))
         m, v = _adam_state(rng, n, t, grad_scale=1e-8)
         args = (_normal(rng, n), 1e-8 * _normal(rng, n), m, v, t)
-        cases.append(
-            Case(
-                "tiny gradients (1e-8: eps matters)",
-                args,
-                dict(extra),
-                where="at gradients of 1e-8",
-                factors={"lr": 1e-3},
-            )
-        )
+        group = "tiny gradients (1e-8: eps matters)"
+        cases.append(at_defaults(group, args, "at gradients of 1e-8"))
     n = int(rng.integers(2, 8))
     m, v = _adam_state(rng, n, 3)
     args = (_normal(rng, n), _normal(rng, n), m, v, 3)
@@ -365,34 +346,24 @@ def filter_normalize(rng):
     return cases
 
 
+def _plane_args(rng, f: Fn, n: int, alpha_span, beta_span) -> tuple:
+    """(f, theta, d1, d2, alphas, betas) on a rectangular grid of distinct sizes."""
+    k, m = _dims(rng, 2, 2, 7)
+    theta, d1, d2 = (_normal(rng, n) for _ in range(3))
+    return f, theta, d1, d2, np.linspace(*alpha_span, k), np.linspace(*beta_span, m)
+
+
 def surface_on_plane(rng):
     cases = []
     for _ in range(2):
         n = int(rng.integers(2, 6))
         M = _normal(rng, (n, n))
         f = Fn("quadratic", {"A": M @ M.T, "b": _normal(rng, n)})
-        k, m = _dims(rng, 2, 2, 7)
-        args = (
-            f,
-            _normal(rng, n),
-            _normal(rng, n),
-            _normal(rng, n),
-            np.linspace(-1, 1, k),
-            np.linspace(-0.5, 1.5, m),
-        )
+        args = _plane_args(rng, f, n, (-1, 1), (-0.5, 1.5))
         cases.append(Case("quadratic, rectangular grid", args))
     n = int(rng.integers(2, 6))
     f = Fn("sum_sin", {"scale": rng.uniform(0.5, 2.0, n)})
-    k, m = _dims(rng, 2, 2, 7)
-    args = (
-        f,
-        _normal(rng, n),
-        _normal(rng, n),
-        _normal(rng, n),
-        np.linspace(-2, 2, k),
-        np.linspace(-1, 1, m),
-    )
-    cases.append(Case("sum of sines, rectangular grid", args))
+    cases.append(Case("sum of sines, rectangular grid", _plane_args(rng, f, n, (-2, 2), (-1, 1))))
     f = Fn("rosenbrock", {})
     args = (
         f,

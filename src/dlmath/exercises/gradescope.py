@@ -93,6 +93,7 @@ elif [ -f dlmath/pyproject.toml ]; then
 else
   /opt/dlmath/bin/pip install -q "dlmath=={__version__}"
 fi
+chmod -R a+rX /opt/dlmath  # graded code runs as nobody: it must read Python and dlmath
 /opt/dlmath/bin/dlmath --version
 """
 

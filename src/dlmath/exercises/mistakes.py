@@ -665,8 +665,7 @@ def _build() -> dict[str, tuple[Mistake, ...]]:
             ),
             M(
                 "adam_default_lr",
-                "the Adam run uses lr = 1e-3 whatever lr is passed: is lr passed on "
-                "to adam_step?",
+                "the Adam run uses lr = 1e-3 whatever lr is passed: is lr passed on to adam_step?",
                 _train_mutant("adam_default_lr"),
             ),
         ),

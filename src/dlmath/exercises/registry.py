@@ -79,7 +79,7 @@ class Exercise:
     @property
     def stub(self) -> str:
         """The function the learner starts from: signature, docstring, ``NotImplementedError``."""
-        return self._def(f"    raise NotImplementedError({STUB_MESSAGE!r})")
+        return self._def(f'    raise NotImplementedError("{STUB_MESSAGE}")')
 
     @property
     def solution_source(self) -> str:
@@ -351,6 +351,30 @@ _ADAM_DOC = """
         m_hat = m / (1 - beta1**t),       v_hat = v / (1 - beta2**t)
         param = param - lr m_hat / (sqrt(v_hat) + eps)
     t is the step number, counted from 1."""
+_ADAM_SOLUTION = """\
+m = beta1 * m + (1 - beta1) * grad
+v = beta2 * v + (1 - beta2) * grad**2
+m_hat = m / (1 - beta1**t)
+v_hat = v / (1 - beta2**t)
+return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v"""
+
+
+def _activation_exercise(act: str, title: str, statement: str, solution: str) -> Exercise:
+    """The backward pass of the activation ``act``: dZ = dA * act'(Z), one declaration shape."""
+    return Exercise(
+        name=f"{act}_backward",
+        lab=1,
+        title=title,
+        statement=statement,
+        signature=f"{act}_backward(dA, Z)",
+        doc=f"dZ = dA * {act}'(Z); Z is the pre-activation.\n\n"
+        "dA, Z: the same shape (any) -> dZ: that shape.",
+        solution=solution,
+        reference=partial(_activation_backward, act),
+        cases=getattr(C, f"{act}_backward"),
+        outputs=("dZ",),
+    )
+
 
 _EXERCISES = [
     Exercise(
@@ -389,54 +413,33 @@ carries the $1/n$ of a mean loss; do not divide again.""",
         cases=C.linear_backward,
         outputs=("dX", "dW", "db"),
     ),
-    Exercise(
-        name="relu_backward",
-        lab=1,
-        title="ReLU, backward",
-        statement=r"""
+    _activation_exercise(
+        "relu",
+        "ReLU, backward",
+        r"""
 An activation acts elementwise, $A = f(Z)$, so its Jacobian is diagonal and the backward
 pass is a product: $dZ = dA \odot f'(Z)$. For ReLU $f'(z) = 1$ for $z > 0$ and $0$
 otherwise (PyTorch takes $f'(0) = 0$).""",
-        signature="relu_backward(dA, Z)",
-        doc="dZ = dA * relu'(Z); Z is the pre-activation.\n\n"
-        "dA, Z: the same shape (any) -> dZ: that shape.",
-        solution="return dA * (Z > 0)",
-        reference=partial(_activation_backward, "relu"),
-        cases=C.relu_backward,
-        outputs=("dZ",),
+        "return dA * (Z > 0)",
     ),
-    Exercise(
-        name="tanh_backward",
-        lab=1,
-        title="tanh, backward",
-        statement=r"""
+    _activation_exercise(
+        "tanh",
+        "tanh, backward",
+        r"""
 $\frac{d}{dz}\tanh z = 1 - \tanh^2 z$. The argument is the *pre-activation* $Z$: the
 derivative is $1 - \tanh(Z)^2$, which equals $1 - A^2$ with $A = \tanh Z$, not $1 - Z^2$.""",
-        signature="tanh_backward(dA, Z)",
-        doc="dZ = dA * tanh'(Z); Z is the pre-activation.\n\n"
-        "dA, Z: the same shape (any) -> dZ: that shape.",
-        solution="return dA * (1 - np.tanh(Z) ** 2)",
-        reference=partial(_activation_backward, "tanh"),
-        cases=C.tanh_backward,
-        outputs=("dZ",),
+        "return dA * (1 - np.tanh(Z) ** 2)",
     ),
-    Exercise(
-        name="sigmoid_backward",
-        lab=1,
-        title="Sigmoid, backward",
-        statement=r"""
+    _activation_exercise(
+        "sigmoid",
+        "Sigmoid, backward",
+        r"""
 For $s(z) = 1/(1 + e^{-z})$, $s'(z) = s(z)\,(1 - s(z))$. Compute $s$ without overflow for
 large $|z|$ (for $z < 0$ write $s(z) = e^{z}/(1 + e^{z})$).""",
-        signature="sigmoid_backward(dA, Z)",
-        doc="dZ = dA * sigmoid'(Z); Z is the pre-activation.\n\n"
-        "dA, Z: the same shape (any) -> dZ: that shape.",
-        solution="""
+        """
 e = np.exp(-np.abs(Z))
 s = np.where(Z >= 0, 1 / (1 + e), e / (1 + e))
 return dA * s * (1 - s)""",
-        reference=partial(_activation_backward, "sigmoid"),
-        cases=C.sigmoid_backward,
-        outputs=("dZ",),
     ),
     Exercise(
         name="softmax_cross_entropy",
@@ -579,12 +582,7 @@ $\theta \leftarrow \theta - \eta\,\hat m_t / (\sqrt{\hat v_t} + \epsilon)$, with
 *Hint:* at $t = 1$ the corrected step is $\eta\,\mathrm{sign}(g)$ (for $|g| \gg \epsilon$).""",
         signature="adam_step(param, grad, m, v, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)",
         doc="One Adam step (the module's signature)." + _ADAM_DOC,
-        solution="""
-m = beta1 * m + (1 - beta1) * grad
-v = beta2 * v + (1 - beta2) * grad**2
-m_hat = m / (1 - beta1**t)
-v_hat = v / (1 - beta2**t)
-return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v""",
+        solution=_ADAM_SOLUTION,
         reference=ref_adam_step,
         cases=C.adam_step,
         outputs=("param", "m", "v"),
@@ -604,13 +602,7 @@ gradient, exactly as `torch.optim.AdamW`.""",
         "weight_decay=1e-2)",
         doc="One AdamW step, as torch.optim.AdamW: param *= 1 - lr * weight_decay, then Adam."
         + _ADAM_DOC,
-        solution="""
-param = param * (1 - lr * weight_decay)
-m = beta1 * m + (1 - beta1) * grad
-v = beta2 * v + (1 - beta2) * grad**2
-m_hat = m / (1 - beta1**t)
-v_hat = v / (1 - beta2**t)
-return param - lr * m_hat / (np.sqrt(v_hat) + eps), m, v""",
+        solution="param = param * (1 - lr * weight_decay)\n" + _ADAM_SOLUTION,
         reference=ref_adamw_step,
         cases=C.adamw_step,
         outputs=("param", "m", "v"),

@@ -133,11 +133,14 @@ def _sum_sin(scale=1.0) -> Callable:
 
 
 def _rosenbrock(a=1.0, b=100.0) -> Callable:
-    r"""$f(x) = \sum_{i<n-1} b (x_{i+1} - x_i^2)^2 + (a - x_i)^2$ over the flattened ``x``."""
+    r"""$f(x) = (a - x_0)^2 + b (x_1 - x_0^2)^2$ for ``x`` of shape (2,): the library's
+    :func:`dlmath.optim.rosenbrock` (one implementation), returning a Python float."""
+    from dlmath.optim import rosenbrock
+
+    f2 = rosenbrock(a, b).f
 
     def f(x):
-        x = np.asarray(x, dtype=float).ravel()
-        return float(np.sum(b * (x[1:] - x[:-1] ** 2) ** 2 + (a - x[:-1]) ** 2))
+        return float(f2(np.asarray(x, dtype=float)))
 
     return f
 

@@ -229,12 +229,26 @@ class Evaluator:
         coeffs = self.coeffs.tolist()  # Python floats: no tensor indexing per point
         loss_fn = self.problem.loss_fn
 
+        # base = theta + c_1 d_1 + ... + c_{k-1} d_{k-1}, kept while those coefficients stay
+        # (a row of a surface): a point then costs one fused add per parameter, and its
+        # weights are rounded exactly as without the cache (same operations, same order)
+        bases = [torch.empty_like(t) for t in self.theta] if k > 1 else []
+        held: list[Any] = [None]
+
         def prepare(lo: int, hi: int) -> None:
             c = coeffs[lo]
-            for w, t, d1, *rest in plan:
-                torch.add(t, d1, alpha=c[0], out=w)  # w = t + c_1 d_1, in place
-                for i in range(1, k):
-                    w.add_(rest[i - 1], alpha=c[i])
+            if k == 1:
+                for w, t, d1 in plan:
+                    torch.add(t, d1, alpha=c[0], out=w)  # w = t + c_1 d_1, in place
+                return
+            if held[0] != c[:-1]:
+                for base, (_, t, d1, *rest) in zip(bases, plan, strict=True):
+                    torch.add(t, d1, alpha=c[0], out=base)
+                    for i in range(1, k - 1):
+                        base.add_(rest[i - 1], alpha=c[i])
+                held[0] = c[:-1]
+            for base, (w, _, *ds) in zip(bases, plan, strict=True):
+                torch.add(base, ds[-1], alpha=c[-1], out=w)  # w = base + c_k d_k
 
         batches = [(sl.stop - sl.start, self.X[sl], self.y[sl]) for sl in self.slices]
 
