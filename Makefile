@@ -64,7 +64,12 @@ unit: install-dev browser quick-labs
 
 test: lint quick-labs unit
 
-bench: install-dev
+# The benchmarks' peers (loss-landscapes, PyHessian, otter-grader) come from the `bench` extra.
+$(VENV)/.installed-bench: pyproject.toml | venv
+	$(BIN)/python -m pip install -q -e ".[dev,distributed,bench]"
+	@touch $(VENV)/.installed $(VENV)/.installed-dev $@
+
+bench: venv $(VENV)/.installed-bench
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 # Learner mode: the exercise notebooks (your work in exercises/ is kept: --keep), JupyterLab
