@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -328,3 +329,100 @@ def test_context_refuses_paths_outside_its_folder(tmp_path):
     for bad in ("../escape.png", "sub/x.png", "", ".."):
         with pytest.raises(ValueError, match="'name' must be a plain file name"):
             ctx.path(bad)
+
+
+def test_a_crafted_report_cannot_make_dlmath_delete_files_outside_it(fake_labs, tmp_path):
+    from dlmath.report import MANIFEST, owned_files
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "rep"
+    (out / "lab1").mkdir(parents=True)
+    (out / "lab1" / "curve.png").write_text("old figure")
+    legacy = {"dlmath_version": "0.1", "labs": [{"lab": 1, "figures": ["../../victim.txt"]}]}
+    (out / "results.json").write_text(json.dumps(legacy))  # written before manifests existed
+    assert owned_files(out) == {"index.html", "results.json", "lab1/result.json"}
+    assert main(["lab", "1", "--out", str(out), "--no-progress"]) == 0
+    assert victim.read_text() == "keep me"
+    # a manifest naming absolute paths, '..' or a path through a symlink out of DIR
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.png").write_text("keep")
+    (out / "link").symlink_to(tmp_path / "elsewhere")
+    names = [str(victim), "lab1/../../victim.txt", "link/x.png", "lab1/curve.png"]
+    (out / MANIFEST).write_text(json.dumps({"files": names}))
+    assert owned_files(out) == {"lab1/curve.png"}
+
+
+def _text_lab(monkeypatch, tag: str) -> None:
+    """Lab 1 replaced by one that writes three text files saying ``tag``."""
+    mod = types.ModuleType("dlmath.labs._text1")
+    mod.TITLE, mod.MILESTONES = f"text {tag}", []
+
+    def run(ctx: LabContext):
+        for name in ("a.txt", "b.txt", "c.txt"):
+            ctx.path(name).write_text(tag)
+        return LabResult(lab=1, title=mod.TITLE, checks=[Check.at_most("err", 0.0, 1.0)])
+
+    mod.run = run
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setitem(labs_pkg.LABS, 1, "_text1")
+
+
+class _Stopped(Exception):
+    pass
+
+
+@pytest.fixture
+def stop_on_signals():
+    """SIGINT and SIGTERM raise _Stopped (as the CLI's handlers raise) during the test."""
+
+    def stop(signum, frame):
+        raise _Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_renames_waits_until_the_lab_folder_is_all_new(
+    monkeypatch, tmp_path, stop_on_signals, sig
+):
+    _text_lab(monkeypatch, "old")
+    labs_pkg.run_lab(1, tmp_path, show_progress=False)
+    _text_lab(monkeypatch, "new")
+    real, sent = os.replace, []
+
+    def replace(src, dst):
+        if Path(dst).parent == tmp_path / "lab1" and not sent:  # the first file of the lab
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(_Stopped):  # the signal still arrives, once the folder is consistent
+        labs_pkg.run_lab(1, tmp_path, show_progress=False)
+    assert sent == [sig]
+    texts = {p.name: p.read_text() for p in (tmp_path / "lab1").glob("*.txt")}
+    assert texts == {"a.txt": "new", "b.txt": "new", "c.txt": "new"}
+    assert json.loads((tmp_path / "lab1" / "result.json").read_text())["title"] == "text new"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".lab")]
+
+
+def test_a_signal_while_staging_is_removed_still_removes_all_of_it(
+    monkeypatch, tmp_path, stop_on_signals
+):
+    _text_lab(monkeypatch, "new")
+    real, sent = shutil.rmtree, []
+
+    def rmtree(path, *a, **kw):
+        sent.append(Path(path).name)
+        os.kill(os.getpid(), signal.SIGTERM)
+        real(path, *a, **kw)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    with pytest.raises(_Stopped):
+        labs_pkg.run_lab(1, tmp_path, show_progress=False)
+    assert len(sent) == 1 and sent[0].startswith(".lab1.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".dlmath-manifest.json", "lab1"]

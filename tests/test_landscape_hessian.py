@@ -134,3 +134,47 @@ def test_hessian_eigs_reads_as_the_eigenvalue_array():
     expected = eig[np.argsort(-np.abs(eig))[:2]]
     np.testing.assert_allclose(np.sort(np.asarray(top)), np.sort(expected), rtol=1e-8)
     assert len(top) == 2 and top[0] == np.asarray(top)[0] and list(top) == list(np.asarray(top))
+
+
+def _nan_loss(out, t):
+    return F.cross_entropy(out, t) * float("nan")
+
+
+def _nan_curvature_loss(out, t):
+    """A finite loss (the cross-entropy) whose gradient is NaN: d sqrt|u| / du at u = 0."""
+    return F.cross_entropy(out, t) + 0.0 * (out - out.detach()).abs().sqrt().sum()
+
+
+@pytest.mark.parametrize("fn", [hessian_trace, hessian_eigs])
+def test_non_finite_loss_or_model_is_refused_by_name(small, fn):
+    model, X, y, _, _ = small
+    with torch.no_grad():
+        assert torch.isfinite(_nan_curvature_loss(model(torch.as_tensor(X)), torch.as_tensor(y)))
+    for loss in (_nan_loss, _nan_curvature_loss):  # was TraceEstimate(nan) / "'matvec' must"
+        with pytest.raises(ValueError, match="'loss_fn' must be") as err:
+            fn(model, loss, X, y)
+        assert "matvec" not in str(err.value)
+    broken = torch_mlp([3, 7, 3], "tanh", seed=1, dtype=torch.float64)
+    with torch.no_grad():
+        broken[0].weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"'model' must be .*finite.*0\.weight"):
+        fn(broken, F.cross_entropy, X, y)
+
+
+def test_hessian_eigs_checks_each_option_once(small, monkeypatch):
+    """One validation of k / which / tol / max_iter / seed, not one per layer of calls."""
+    import dlmath.landscape.hessian as hmod
+
+    seen: list[str] = []
+    for check in ("check_int", "check_choice", "check_real", "check_seed"):
+        real = getattr(hmod, check)
+
+        def counted(value, name="seed", *a, _real=real, **kw):
+            seen.append(name)
+            return _real(value, name, *a, **kw)
+
+        monkeypatch.setattr(hmod, check, counted)
+    model, X, y, _, ev = small
+    got = hessian_eigs(model, F.cross_entropy, X, y, k=2, max_iter=40, seed=3)
+    np.testing.assert_allclose(got.eigenvalues, ev[np.argsort(-np.abs(ev))][:2], rtol=1e-6)
+    assert sorted(seen) == ["k", "max_iter", "seed", "tol", "which"]

@@ -270,3 +270,34 @@ def test_bad_arguments_name_the_argument():
         lora_memory_table([(8, 0)], [1])
     with pytest.raises(TypeError, match="'model'"):
         apply_lora("model", 2)
+
+
+class _TiedLM(nn.Module):
+    """Token embedding (vocab 10, width 4) whose weight is also the output layer's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(10, 4, dtype=torch.float64)
+        self.head = nn.Linear(4, 10, bias=False, dtype=torch.float64)
+        self.head.weight = self.emb.weight  # tied: (10, 4) is both E and W_out
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            self.emb.weight.copy_(torch.randn(10, 4, generator=gen, dtype=torch.float64))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.emb(idx)))
+
+
+def test_svd_init_refuses_a_weight_tied_to_a_layer_it_does_not_wrap():
+    model = _TiedLM()
+    idx = torch.arange(10)
+    with torch.no_grad():  # the reference: the formula on the original weight E
+        E = model.emb.weight.clone()
+        expected = torch.tanh(E[idx]) @ E.T
+    with pytest.raises(ValueError, match=r"'init' must be .*head\.weight is also emb\.weight"):
+        apply_lora(model, 2, init="svd")  # was accepted: the embedding became E - s B A
+    adapted, _ = apply_lora(model, 2, init="default")  # B = 0 leaves the tied weight as is
+    with torch.no_grad():
+        assert torch.equal(adapted.emb.weight, E) and adapted.head.base.weight is adapted.emb.weight
+        np.testing.assert_allclose(adapted(idx).numpy(), expected.numpy(), rtol=0, atol=1e-14)
+    assert torch.equal(model.emb.weight, E) and model.head.weight is model.emb.weight

@@ -280,9 +280,40 @@ def _load_spec(path: Path):
     return module
 
 
+def _landscape_owned(out: Path) -> set[str]:
+    """The files a previous ``dlmath landscape`` wrote into ``out`` (its manifest)."""
+    import json
+
+    manifest = out / _LANDSCAPE_MANIFEST
+    if not manifest.exists():
+        return set()
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        if not (isinstance(files, list) and all(isinstance(n, str) for n in files)):
+            raise TypeError(f"'files' is {type(files).__name__} {files!r}, not a list of names")
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(
+            f"--out {str(out)!r}: manifest unreadable ({manifest.name}: {type(exc).__name__}: "
+            f"{exc}); delete it or choose another folder (nothing was overwritten)."
+        ) from exc
+    return set(files)
+
+
+def _landscape_interrupted(args: argparse.Namespace) -> int:
+    kept = (
+        f"the finished chunks are kept in --store {str(args.store)!r} (rerun with it to "
+        "compute only the rest)"
+        if args.store is not None
+        else "nothing was kept (--store PATH makes a run resumable)"
+    )
+    print(f"\ndlmath landscape: interrupted; {kept}.", file=sys.stderr)
+    return 130
+
+
 def cmd_landscape(args: argparse.Namespace) -> int:
     """``dlmath landscape SPEC.py``: exit 0 on success, 1 if the model or loss raised, 2 for
-    a usage error (bad SPEC.py, or --out holding files this command did not write)."""
+    a usage error (bad SPEC.py, an unusable --out, or --out holding files this command did
+    not write), 130 on Ctrl-C (finished chunks stay in --store)."""
     import io
     import json
 
@@ -299,7 +330,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         if out.exists() and not out.is_dir():
             raise ValueError(f"--out must be a folder; got {str(out)!r}, a file.")
         manifest = out / _LANDSCAPE_MANIFEST
-        owned = set(json.loads(manifest.read_text())["files"]) if manifest.exists() else set()
+        owned = _landscape_owned(out)
         foreign = [n for n in _LANDSCAPE_FILES if (out / n).exists() and n not in owned]
         if foreign:
             raise ValueError(
@@ -317,6 +348,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
         grid = np.linspace(-args.span, args.span, args.grid)
         # on Ray each worker calls data() itself: the data is not shipped from here
         X, y = (module.data, None) if args.engine == "ray" else module.data()
+        out.mkdir(parents=True, exist_ok=True)  # an unusable --out fails before the work
         Z = loss_surface(
             model,
             module.loss_fn,
@@ -336,16 +368,25 @@ def cmd_landscape(args: argparse.Namespace) -> int:
     except (ValueError, TypeError, ImportError, OSError) as exc:
         print(f"dlmath landscape: {exc}", file=sys.stderr)
         return 2
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(manifest, json.dumps({"files": list(_LANDSCAPE_FILES)}))
-    buf = io.BytesIO()
-    np.savez(buf, alphas=grid, betas=grid, Z=Z)
-    atomic_write_bytes(out / "surface.npz", buf.getvalue())
-    title = f"Loss of {args.spec.name} around its weights ({args.grid}x{args.grid} grid)"
-    labels = {"xlabel": "alpha (direction 1)", "ylabel": "beta (direction 2)"}
-    save_png(plot_contour(grid, grid, Z, title=title, **labels), out / "contour.png")
-    save_png(plot_surface3d(grid, grid, Z, title=title, **labels), out / "surface3d.png")
-    save_plotly_html(plotly_surface(grid, grid, Z, title=title, **labels), out / "surface.html")
+    except KeyboardInterrupt:
+        return _landscape_interrupted(args)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(manifest, json.dumps({"files": list(_LANDSCAPE_FILES)}))
+        buf = io.BytesIO()
+        np.savez(buf, alphas=grid, betas=grid, Z=Z)
+        atomic_write_bytes(out / "surface.npz", buf.getvalue())
+        title = f"Loss of {args.spec.name} around its weights ({args.grid}x{args.grid} grid)"
+        labels = {"xlabel": "alpha (direction 1)", "ylabel": "beta (direction 2)"}
+        save_png(plot_contour(grid, grid, Z, title=title, **labels), out / "contour.png")
+        save_png(plot_surface3d(grid, grid, Z, title=title, **labels), out / "surface3d.png")
+        page = plotly_surface(grid, grid, Z, title=title, **labels)
+        save_plotly_html(page, out / "surface.html")
+    except OSError as exc:
+        print(f"dlmath landscape: cannot write into --out {str(out)!r}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return _landscape_interrupted(args)
     print(f"loss surface {Z.shape}: min {np.nanmin(Z):.4g}, max {np.nanmax(Z):.4g} -> {out}/")
     return 0
 

@@ -69,7 +69,28 @@ def _legacy_files(out: Path) -> set[str] | None:
         pages = [str(f) for f in lab.get("interactive", [])]
         names = ["result.json", *map(str, lab.get("figures", [])), *pages]
         files |= {f"{d}/{name}" for name in names + (["plotly.min.js"] if pages else [])}
-    return files
+    return _inside(out, files)
+
+
+def _inside(out: Path, names: set[str]) -> set[str]:
+    """The names that are files inside ``out``: relative, no ``..``, resolving under ``out``.
+
+    A crafted manifest or legacy ``results.json`` could name ``lab1/../../x``, ``/etc/x``
+    or a path through a symlink out of ``out``; such a name is never ours to replace or
+    delete.
+    """
+    root = out.resolve()
+    kept = set()
+    for name in names:
+        rel = Path(name)
+        if not name or rel.is_absolute() or rel.anchor or ".." in rel.parts:
+            continue
+        try:
+            if (out / rel).resolve().is_relative_to(root):
+                kept.add(name)
+        except (OSError, ValueError):  # a NUL byte, a symlink loop: not a file of ours
+            continue
+    return kept
 
 
 def owned_files(out: str | os.PathLike) -> set[str] | None:
@@ -82,7 +103,9 @@ def owned_files(out: str | os.PathLike) -> set[str] | None:
         return _legacy_files(out)
     except (OSError, ValueError, KeyError, TypeError):
         return _legacy_files(out)
-    return {str(f) for f in files if isinstance(f, str) and ".." not in Path(f).parts}
+    if not isinstance(files, list):
+        return _legacy_files(out)
+    return _inside(out, {f for f in files if isinstance(f, str)})
 
 
 def record_files(

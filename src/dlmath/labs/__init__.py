@@ -8,12 +8,16 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -79,7 +83,7 @@ def run_lab(
         save_result(result, staging)
         _replace_dir(staging, out / f"lab{n}")
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
     return result
 
 
@@ -91,7 +95,7 @@ def save_failed_result(result: LabResult, out: str | os.PathLike) -> None:
         save_result(result, staging)
         _replace_dir(staging, out / f"lab{result.lab}")
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_staging(staging)
 
 
 def save_result(result: LabResult, lab_dir: str | os.PathLike) -> Path:
@@ -103,33 +107,79 @@ def save_result(result: LabResult, lab_dir: str | os.PathLike) -> Path:
     return atomic_write_text(Path(lab_dir) / "result.json", text)
 
 
+#: the signals that a user sends to stop a run (Ctrl-C, ``kill``): held while files move
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block; those that arrived are delivered after it.
+
+    So an interrupt cannot land between two renames (a lab folder half old, half new) or
+    in the middle of removing a staging folder. The signals are blocked for this thread
+    (``pthread_sigmask``) and, for one that the kernel hands to another thread, the
+    Python handlers record it instead of acting; at the end the mask and handlers are
+    restored and each recorded signal is raised again, so the caller's handler (or the
+    default action) runs as if it had just arrived. Off the main thread nothing is held.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    previous: dict[int, object] = {}
+    old_mask = None
+    try:
+        for sig in _HELD_SIGNALS:
+            if signal.getsignal(sig) is not None:  # None: set outside Python, cannot restore
+                previous[sig] = signal.signal(sig, lambda signum, frame: arrived.append(signum))
+        if hasattr(signal, "pthread_sigmask"):  # POSIX
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+        yield
+    finally:
+        if old_mask is not None:  # pending signals reach the recorders now
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(arrived):
+            signal.raise_signal(sig)
+
+
+def _remove_staging(staging: Path) -> None:
+    """Remove a staging folder entirely, even when an interrupt arrives meanwhile."""
+    with _signals_held():
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _replace_dir(new: Path, final: Path) -> None:
     """Install the files of folder ``new`` as ``final`` (= ``DIR/labN``), owning only those.
 
     In order: the manifest of ``DIR`` lists the new files (so an interruption never leaves
     a file of ours unlisted), each file is renamed over its target (``result.json`` last,
     so a reader never sees a result without its figures), the manifest drops the previous
-    run's files that were not rewritten and they are deleted. Other files stay.
+    run's files that were not rewritten and they are deleted. Other files stay. SIGINT
+    and SIGTERM are held meanwhile (:func:`_signals_held`): an interrupt never leaves
+    ``final`` half old, half new.
     """
     from dlmath.report import owned_files, record_files
 
-    out = final.parent
-    if final.exists() and not final.is_dir():
-        raise FileExistsError(f"{final} exists and is not a folder; it was kept.")
-    files = sorted(
-        (p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file()),
-        key=lambda rel: rel == "result.json",
-    )
-    prefix = f"{final.name}/"
-    new_owned = {prefix + rel for rel in files}
-    old_owned = {f for f in owned_files(out) or set() if f.startswith(prefix)}
-    record_files(out, add=new_owned)
-    final.mkdir(exist_ok=True)
-    for rel in files:
-        target = final / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(new / rel, target)
-    stale = old_owned - new_owned
-    record_files(out, remove=stale)
-    for rel in stale:
-        (out / rel).unlink(missing_ok=True)
+    with _signals_held():  # an interrupt waits until every file is in place
+        out = final.parent
+        if final.exists() and not final.is_dir():
+            raise FileExistsError(f"{final} exists and is not a folder; it was kept.")
+        files = sorted(
+            (p.relative_to(new).as_posix() for p in new.rglob("*") if p.is_file()),
+            key=lambda rel: rel == "result.json",
+        )
+        prefix = f"{final.name}/"
+        new_owned = {prefix + rel for rel in files}
+        old_owned = {f for f in owned_files(out) or set() if f.startswith(prefix)}
+        record_files(out, add=new_owned)
+        final.mkdir(exist_ok=True)
+        for rel in files:
+            target = final / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(new / rel, target)
+        stale = old_owned - new_owned
+        record_files(out, remove=stale)
+        for rel in stale:
+            (out / rel).unlink(missing_ok=True)

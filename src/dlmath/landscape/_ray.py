@@ -30,7 +30,7 @@ from dlmath.landscape.engines import (
     _PointFailure,
 )
 
-__all__ = ["MAX_RETRIES", "RayEngine", "import_ray"]
+__all__ = ["MAX_RETRIES", "RayEngine", "actor_options", "import_ray"]
 
 #: Retries of one chunk after its worker died (so at most MAX_RETRIES + 1 attempts).
 MAX_RETRIES = 2
@@ -45,6 +45,19 @@ def import_ray():
             f"(import ray failed: {exc})"
         ) from exc
     return ray
+
+
+def actor_options(resources: dict, workers: int | None) -> tuple[int, dict[str, Any]]:
+    """How many actors, and each one's Ray resources, for ``ray.cluster_resources()``:
+    one per GPU (``num_gpus=1``) when the cluster has GPUs, else one per CPU slot
+    (``num_cpus=1``); with ``workers=N``, N actors, each with ``num_gpus=min(1, GPUs / N)``
+    if there are GPUs (N > GPUs share them; whole GPUs would leave the extra actors
+    unscheduled forever), else ``num_cpus=min(1, CPUs / N)``."""
+    cpus, gpus = float(resources.get("CPU", 1.0)), int(resources.get("GPU", 0))
+    if workers is not None:
+        share = min(1.0, (gpus or cpus) / workers)
+        return workers, {"num_gpus": share} if gpus > 0 else {"num_cpus": share}
+    return (gpus, {"num_gpus": 1}) if gpus > 0 else (max(int(cpus), 1), {"num_cpus": 1})
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -109,19 +122,12 @@ class RayEngine:
         try:
             self._start(problem, workers)
         except BaseException:
-            self.close()
+            self.close(graceful=False)
             raise
 
     def _start(self, problem: Problem, workers: int | None) -> None:
         ray = self.ray
-        resources = ray.cluster_resources()
-        cpus, gpus = float(resources.get("CPU", 1.0)), int(resources.get("GPU", 0))
-        if workers is None:
-            n = gpus if gpus > 0 else max(int(cpus), 1)
-            options = {"num_gpus": 1} if gpus > 0 else {"num_cpus": 1}
-        else:
-            n = workers
-            options = {"num_cpus": min(1.0, cpus / workers)}
+        n, options = actor_options(ray.cluster_resources(), workers)
         self.n_workers = max(1, min(n, problem.coeffs.shape[0]))
         self.remote = ray.remote(_Worker).options(max_restarts=0, **options)
         self.problem_ref = ray.put(problem)
@@ -135,7 +141,23 @@ class RayEngine:
                 "'X' must be a data factory that returns the same data on every worker; got "
                 f"{len({r[1] for r in infos})} different data sets from {len(infos)} workers."
             )
+        self.info = infos[0]
         _, self.data_digest, self.call_size, self.n_rows = infos[0]
+
+    def _replace(self, i: int) -> None:
+        """A fresh actor in slot ``i``, checked against the first ones' data and call size
+        (a data factory may return other data on a new worker)."""
+        self.ray.kill(self.actors[i], no_restart=True)
+        self.actors[i] = new = self.remote.remote(self.problem_ref)
+        record = self.ray.get(new.info.remote())
+        if record[0] != "ok":
+            _raise_remote(record)
+        if record[1:] != self.info[1:]:
+            raise ValueError(
+                "'X' must be a data factory that returns the same data on every worker; a "
+                "worker started after another died got different data (or call size): "
+                f"{record[1:]} instead of {self.info[1:]}."
+            )
 
     def run(
         self,
@@ -177,8 +199,11 @@ class RayEngine:
                         f"last error: {str(exc).splitlines()[0]}",
                         range(*chunk),
                     ) from exc
-                self.ray.kill(self.actors[i], no_restart=True)
-                self.actors[i] = self.remote.remote(self.problem_ref)
+                try:
+                    self._replace(i)
+                except BaseException:
+                    self._drain(inflight, on_done)
+                    raise
                 pending.appendleft(chunk)
                 submit(i)
                 continue
@@ -208,11 +233,13 @@ class RayEngine:
                 on_done(*chunk, record[1])
         inflight.clear()
 
-    def close(self) -> None:
-        # a graceful exit, waited for: the actors' CPU slots are free again when this
-        # returns (ray.kill alone is asynchronous, and the next call's actors would queue)
+    def close(self, graceful: bool = True) -> None:
+        """Stop the actors. ``graceful`` (after success): an exit queued behind their work,
+        waited for, so their slots are free when this returns (``ray.kill`` alone is
+        asynchronous and the next call's actors would queue). Otherwise (an error, Ctrl-C)
+        ``ray.kill`` at once: chunks still running are abandoned, not waited for."""
         exits = []
-        for actor in self.actors:
+        for actor in self.actors if graceful else ():
             with contextlib.suppress(Exception):
                 exits.append(actor.__ray_terminate__.remote())
         if exits:

@@ -22,6 +22,7 @@ the number of workers or the order chunks finish in (bit for bit on CPU).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Sequence
@@ -36,7 +37,13 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from dlmath._checks import check_int, fail
-from dlmath.landscape._params import as_data, batch_slices, buffers_copy
+from dlmath.landscape._params import (
+    as_data,
+    batch_slices,
+    buffers_copy,
+    checked_forward,
+    checked_loss,
+)
 
 __all__ = [
     "Evaluator",
@@ -152,7 +159,12 @@ def digest(*parts: Any) -> str:
     h = hashlib.sha256()
     for part in parts:
         if isinstance(part, torch.Tensor):
-            part = part.detach().cpu().contiguous().numpy()
+            t = part.detach().cpu().contiguous()
+            try:
+                part = t.numpy()
+            except TypeError:  # bfloat16 and others NumPy lacks: digest the bits
+                h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+                part = t.reshape(-1).view(torch.uint8).numpy()
         if isinstance(part, np.ndarray):
             h.update(f"{part.dtype}{part.shape}".encode())
             h.update(np.ascontiguousarray(part).tobytes())
@@ -216,9 +228,10 @@ class Evaluator:
         """Elements allocated by one forward + loss on a single row (measured, not guessed)."""
         counter = _CountOutputs()
         params = dict(zip(self.problem.names, self.theta, strict=True))
-        with torch.no_grad(), counter:
-            out = functional_call(self.problem.model, {**params, **self.buffers}, (self.X[:1],))
-            self.problem.loss_fn(out, self.y[:1])
+        model = functools.partial(functional_call, self.problem.model, {**params, **self.buffers})
+        with torch.no_grad(), counter:  # a model or loss that fails here is named, as later
+            out = checked_forward(lambda x: model((x,)), self.X[:1])
+            checked_loss(self.problem.loss_fn, out, self.y[:1])
         return max(counter.elements, 1)
 
     # -- the two evaluation paths -----------------------------------------------------
@@ -374,5 +387,5 @@ class LocalEngine:
     def run(self, todo, on_done) -> None:
         run_local(self.evaluator, todo, on_done)
 
-    def close(self) -> None:
+    def close(self, graceful: bool = True) -> None:
         pass

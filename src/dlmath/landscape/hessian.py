@@ -65,12 +65,21 @@ class HessianOperator:
     not use has zero rows and columns; a loss linear in the parameters has ``H = 0``. The
     model must be in eval mode if it has Dropout or BatchNorm layers (else the loss is
     random or batch-dependent): ``model.eval()``.
+
+    A model with a NaN or inf parameter is refused by name (``model``); a loss that is
+    not finite, or whose ``H v`` is not, raises naming ``loss_fn`` (``X`` and ``y`` are
+    checked finite on the way in), so no NaN ever reaches Lanczos or Hutchinson.
     """
 
     def __init__(
         self, model: nn.Module, loss_fn: Callable, X: Any, y: Any, *, batch_size: int | None = None
     ) -> None:
         named = model_parameters(model)
+        bad = [n for n, p in named if not bool(torch.isfinite(p.detach()).all())]
+        if bad:
+            raise fail(
+                "model", "a module with finite parameters", f"NaN or inf in {bad}", described=True
+            )
         self.loss_fn = check_loss_fn(loss_fn)
         check_eval_mode(model)
         self.model = model
@@ -99,6 +108,13 @@ class HessianOperator:
         loss = self.loss_fn(out, self.y[sl])
         if not (isinstance(loss, torch.Tensor) and loss.numel() == 1):
             raise fail("loss_fn", "a callable returning a scalar tensor", loss)
+        if not bool(torch.isfinite(loss.detach()).all()):
+            raise fail(
+                "loss_fn",
+                "a callable returning a finite loss at the model's parameters",
+                f"loss {float(loss.detach().reshape(())):g}",
+                described=True,
+            )
         if not loss.requires_grad:  # the loss does not depend on the parameters at all
             return tuple(torch.zeros_like(t) for t in self.theta)
         grads = torch.autograd.grad(loss, self.theta, create_graph=True, allow_unused=True)
@@ -129,6 +145,13 @@ class HessianOperator:
                 pairs = zip(Hv_live, self.theta, strict=True)
                 Hv = [torch.zeros_like(t) if h is None else h for h, t in pairs]
                 total += (sl.stop - sl.start) / len(self.X) * flatten(Hv).double()
+        if not bool(torch.isfinite(total).all()):
+            raise fail(
+                "loss_fn",
+                "a loss with finite Hessian-vector products at the model's parameters",
+                "NaN or inf in H v",
+                described=True,
+            )
         self.n_products += 1
         return total
 
@@ -200,13 +223,33 @@ def lanczos(
     if not callable(matvec):
         raise fail_type("matvec", "a callable v -> H v on flat float64 tensors", matvec)
     n = check_int(n, "n", low=1)
+    return _lanczos(matvec, n, *_lanczos_options(n, k, which, tol, max_iter, seed))
+
+
+def _lanczos_options(
+    n: int, k: int, which: str, tol: float, max_iter: int | None, seed: int
+) -> tuple[int, str, float, int | None, int]:
+    """The checked ``(k, which, tol, max_iter, seed)`` of a Lanczos run on an n x n operator."""
     k = check_int(k, "k", low=1, high=n)
     which = check_choice(which, "which", WHICH)  # "XX" used to mean "SA" silently
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     if max_iter is not None:
         max_iter = check_int(max_iter, "max_iter", low=k)
+    return k, which, tol, max_iter, check_seed(seed)
+
+
+def _lanczos(
+    matvec: Callable[[torch.Tensor], torch.Tensor],
+    n: int,
+    k: int,
+    which: str,
+    tol: float,
+    max_iter: int | None,
+    seed: int,
+) -> tuple[np.ndarray, torch.Tensor, np.ndarray, bool]:
+    """:func:`lanczos` on arguments already checked by :func:`_lanczos_options`."""
     m_max = n if max_iter is None else min(max_iter, n)
-    gen = torch.Generator().manual_seed(check_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n, generator=gen, dtype=torch.float64)
     Q = torch.empty(m_max, n, dtype=torch.float64)
     Q[0] = q / torch.linalg.vector_norm(q)
@@ -267,15 +310,8 @@ def hessian_eigs(
     seed : seeds the start vector (a private generator).
     """
     op = HessianOperator(model, loss_fn, X, y, batch_size=batch_size)
-    k = check_int(k, "k", low=1, high=op.n)
-    check_choice(which, "which", WHICH)
-    tol = check_real(tol, "tol", low=0.0, low_open=True)
-    if max_iter is not None:
-        max_iter = check_int(max_iter, "max_iter", low=k)
-    check_seed(seed)
-    values, vectors, res, converged = lanczos(
-        op.matvec, op.n, k, which=which, tol=tol, max_iter=max_iter, seed=seed
-    )
+    k, which, tol, max_iter, seed = _lanczos_options(op.n, k, which, tol, max_iter, seed)
+    values, vectors, res, converged = _lanczos(op.matvec, op.n, k, which, tol, max_iter, seed)
     eigvecs = [op.full_vector(vectors[:, i]) for i in range(k)]
     return HessianEigs(values, eigvecs, res, op.n_products, converged, which)
 
@@ -315,6 +351,8 @@ def hessian_trace(
     for s in range(n_samples):
         z = torch.randint(0, 2, (op.n,), generator=gen, dtype=torch.float64) * 2 - 1
         samples[s] = float(z @ op.matvec(z))
+        if not np.isfinite(samples[s]):  # a finite H v can still overflow z^T H z
+            raise fail("loss_fn", "a loss with a finite z^T H z", samples[s])
     return TraceEstimate(
         float(samples.mean()), float(samples.std(ddof=1) / np.sqrt(n_samples)), n_samples
     )

@@ -109,7 +109,13 @@ class ChunkStore:
                 "store",
                 "a store made for these inputs, or a new folder",
                 f"{self.path}, made for a different {', '.join(differ)} (fingerprints differ); "
-                "pass a new path or delete that folder",
+                "pass a new path or delete that folder"
+                + (
+                    " (a loss that differs only in what leaves its values unchanged: pass the "
+                    "same store_key= both times)"
+                    if "loss" in differ
+                    else ""
+                ),
                 described=True,
             )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import types
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,7 +34,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from dlmath._checks import as_float_array, check_int, check_real, fail
+from dlmath._checks import as_float_array, check_int, check_real, fail, fail_type
 from dlmath.landscape._params import (
     as_data,
     as_param_list,
@@ -67,27 +68,165 @@ class NonFiniteLossWarning(RuntimeWarning):
     """Some grid points gave a NaN or infinite loss; they are kept as such in the result."""
 
 
-def _loss_identity(fn: Any) -> list:
-    """What identifies a loss function across runs (for the store's fingerprint)."""
+_PLAIN = (bool, int, float, complex, str, bytes, type(None), np.generic)
+_MAX_DEPTH = 4  # closures of closures: beyond this, a callable counts by its name only
+
+
+def _is_plain(v: Any) -> bool:
+    """Numbers, strings, bools, None, tensors, numeric arrays and tuples of them."""
+    if isinstance(v, (*_PLAIN, torch.Tensor)):
+        return True
+    if isinstance(v, np.ndarray):
+        return v.dtype != object
+    return isinstance(v, tuple) and all(_is_plain(x) for x in v)
+
+
+def _plain_attrs(obj: Any) -> list:
+    """The plain-value entries of ``obj.__dict__`` (see :func:`_is_plain`), sorted by name."""
+    attrs = getattr(obj, "__dict__", None)
+    if not isinstance(attrs, dict):
+        return []
+    return [[k, v] for k, v in sorted(attrs.items(), key=lambda kv: str(kv[0])) if _is_plain(v)]
+
+
+def _module_identity(m: nn.Module) -> list:
+    """Every submodule's class and plain attributes (``label_smoothing``, ``eps``, ...) and
+    the module's state_dict (``weight`` of a loss): what a module's values depend on."""
+    state = m.state_dict()
+    return [
+        [[name, type(s).__module__, type(s).__qualname__, _plain_attrs(s)]
+         for name, s in m.named_modules()],
+        list(state),
+        [v for v in state.values() if isinstance(v, torch.Tensor)],
+    ]  # fmt: skip
+
+
+def _named(v: Any) -> list:
+    return [getattr(v, "__module__", None), getattr(v, "__qualname__", type(v).__qualname__)]
+
+
+def _code_identity(code: types.CodeType) -> list:
+    """Bytecode, constants (nested code objects recursively) and the names it looks up."""
+    consts = []
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            consts.append(_code_identity(c))
+        elif isinstance(c, frozenset):  # its repr's order varies with the hash seed
+            consts.append(sorted(map(repr, c)))
+        else:
+            consts.append(repr(c))
+    return [code.co_code.hex(), list(code.co_names), consts]
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _code_names(c)
+    return names
+
+
+def _value_identity(v: Any, depth: int) -> Any:
+    """A value a loss depends on (closure cell, default, partial argument, global)."""
+    if _is_plain(v):
+        return v
+    if isinstance(v, types.ModuleType):
+        return ["module", v.__name__]
+    if isinstance(v, type):
+        return ["class", *_named(v)]
+    if isinstance(v, (list, dict)):
+        items = v.items() if isinstance(v, dict) else enumerate(v)
+        return [type(v).__name__, [[repr(k), _value_identity(x, depth + 1)] for k, x in items]]
+    if callable(v) or isinstance(v, nn.Module):
+        return _loss_identity(v, depth + 1)
+    return ["object", type(v).__module__, type(v).__qualname__, _plain_attrs(v)]
+
+
+def _global_identity(v: Any, depth: int) -> Any:
+    """A global a loss's code refers to: plain values and tensors by value, modules (of
+    torch or user code) by their values, functions and classes by qualified name."""
+    if isinstance(v, nn.Module) or _is_plain(v):
+        return _value_identity(v, depth)
+    if isinstance(v, types.ModuleType):
+        return ["module", v.__name__]
+    if callable(v) and hasattr(v, "__qualname__"):
+        return ["named", *_named(v)]
+    return ["object", type(v).__module__, type(v).__qualname__, _plain_attrs(v)]
+
+
+def _loss_identity(fn: Any, depth: int = 0) -> list:
+    """What identifies a loss function across runs (for the store's fingerprint).
+
+    A function: its bytecode, constants, the names it looks up, the globals among them
+    (:func:`_global_identity`), its defaults and its closure's values. A ``partial``: the
+    function and its arguments; a bound method: the function and its object; an
+    ``nn.Module``: its class, ``forward`` and :func:`_module_identity`; another callable
+    object: its class, ``__call__`` and plain attributes. Values are digested, never
+    repr'd (a tensor's repr elides its middle)."""
+    if depth > _MAX_DEPTH:
+        return ["deep", *_named(fn)]
     if isinstance(fn, functools.partial):
         return [
             "partial",
-            _loss_identity(fn.func),
-            repr(fn.args),
-            repr(sorted(fn.keywords.items())),
+            _loss_identity(fn.func, depth + 1),
+            [_value_identity(a, depth + 1) for a in fn.args],
+            [[k, _value_identity(v, depth + 1)] for k, v in sorted(fn.keywords.items())],
         ]
-    parts = [type(fn).__module__, type(fn).__qualname__]
+    if isinstance(fn, types.MethodType):
+        return [
+            "method",
+            _loss_identity(fn.__func__, depth + 1),
+            _value_identity(fn.__self__, depth + 1),
+        ]
+    if isinstance(fn, types.FunctionType):
+        code = fn.__code__
+        scope = fn.__globals__
+        cells = []
+        for cell in fn.__closure__ or ():
+            try:
+                cells.append(_value_identity(cell.cell_contents, depth + 1))
+            except ValueError:  # an empty cell
+                cells.append("<empty>")
+        return [
+            "function",
+            *_named(fn),
+            _code_identity(code),
+            [
+                [n, _global_identity(scope[n], depth + 1)]
+                for n in sorted(_code_names(code))
+                if n in scope
+            ],
+            _value_identity(fn.__defaults__, depth + 1),
+            [
+                [k, _value_identity(v, depth + 1)]
+                for k, v in sorted((fn.__kwdefaults__ or {}).items())
+            ],
+            cells,
+        ]
+    kind = type(fn)
     if isinstance(fn, nn.Module):
-        parts.append(repr(fn))
-    parts += [getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)]
-    code = getattr(fn, "__code__", None)
-    if code is not None:
-        consts = [c for c in code.co_consts if not hasattr(c, "co_code")]
-        parts += [code.co_code.hex(), repr(consts)]
-    return parts
+        forward = getattr(kind, "forward", None)
+        return [
+            "module",
+            kind.__module__,
+            kind.__qualname__,
+            repr(fn),
+            _module_identity(fn),
+            _loss_identity(forward, depth + 1) if isinstance(forward, types.FunctionType) else None,
+        ]
+    if isinstance(fn, (types.BuiltinFunctionType, types.BuiltinMethodType, type)):
+        return ["named", *_named(fn)]
+    call = next((vars(c)["__call__"] for c in kind.__mro__ if "__call__" in vars(c)), None)
+    return [
+        "object",
+        kind.__module__,
+        kind.__qualname__,
+        _plain_attrs(fn),
+        _loss_identity(call, depth + 1) if isinstance(call, types.FunctionType) else None,
+    ]
 
 
-def _fingerprint(model, loss_fn, problem, engine, plan) -> dict[str, str]:
+def _fingerprint(model, loss_fn, problem, engine, plan, store_key=None) -> dict[str, str]:
     names = [n for n, _ in model.named_parameters()]
     return {
         "model": digest(
@@ -96,12 +235,13 @@ def _fingerprint(model, loss_fn, problem, engine, plan) -> dict[str, str]:
             [m.training for m in model.modules()],
             names,
             list(problem.buffers.values()),
+            [[n, _plain_attrs(m)] for n, m in model.named_modules()],
         ),
         "center": digest(problem.theta),
         "directions": digest(problem.D),
         "data": digest(engine.data_digest, problem.batch_size),
         "grid": digest(problem.coeffs),
-        "loss": digest(_loss_identity(loss_fn)),
+        "loss": digest(_loss_identity(loss_fn) if store_key is None else ["store_key", store_key]),
         "plan": digest(engine.call_size, plan),
     }
 
@@ -125,6 +265,7 @@ def _evaluate(
     store: str | os.PathLike | None,
     point_name: Callable[[int], str],
     direction_names: Sequence[str] | None = None,
+    store_key: str | None = None,
 ) -> np.ndarray:
     """Losses at ``center + coeffs[p] @ directions`` for every row p of ``coeffs`` (P, k).
 
@@ -138,6 +279,11 @@ def _evaluate(
         if engine != "ray":
             raise fail("workers", "None unless engine='ray'", workers)
         check_int(workers, "workers", low=1)
+    if store_key is not None:
+        if not isinstance(store_key, str):
+            raise fail_type("store_key", "None or a string", store_key)
+        if not store_key or store is None:
+            raise fail("store_key", "a non-empty string, and only with 'store'", store_key)
     check_eval_mode(model)  # BatchNorm / Dropout in train mode: refused, by name
     like = named[0][1]
     theta = (
@@ -178,7 +324,7 @@ def _evaluate(
     )
     n_points = coeffs.shape[0]
     Z = np.full(n_points, np.nan)
-    runner = None
+    runner, finished = None, False
     try:
         if engine == "ray":
             from dlmath.landscape._ray import RayEngine
@@ -189,7 +335,9 @@ def _evaluate(
         plan = make_plan(n_points, runner.call_size)
         chunks = None
         if store is not None:
-            chunks = ChunkStore(store, _fingerprint(model, loss_fn, problem, runner, plan), plan)
+            chunks = ChunkStore(
+                store, _fingerprint(model, loss_fn, problem, runner, plan, store_key), plan
+            )
         done = chunks.load() if chunks is not None else {}
         for (start, stop), values in done.items():
             Z[start:stop] = values
@@ -207,6 +355,7 @@ def _evaluate(
 
         try:
             runner.run(todo, on_done)
+            finished = True
         except _PointFailure as f:
             kept = ""
             if chunks is not None:
@@ -228,8 +377,8 @@ def _evaluate(
         finally:
             bar.close()
     finally:
-        if runner is not None:
-            runner.close()
+        if runner is not None:  # after an error or Ctrl-C: stop the workers at once
+            runner.close(graceful=finished)
     bad = ~np.isfinite(Z)
     if bad.any():
         warnings.warn(
@@ -275,6 +424,7 @@ def loss_surface(
     engine: str | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
+    store_key: str | None = None,
 ) -> np.ndarray:
     """``Z[i, j] = L(theta + alphas[i] d1 + betas[j] d2)`` over all data, shape (len(a), len(b)).
 
@@ -306,6 +456,14 @@ def loss_surface(
         ``index.json``, each written atomically): a later call with the same store and the
         same model, data, directions, grid, loss and chunking computes only the missing
         chunks; a store made for other inputs is refused (ValueError naming what differs).
+        The loss counts by its code, the names it looks up, its closure's and defaults'
+        values, the plain-value globals it reads, and (a module or callable object) its
+        class, ``state_dict`` and plain attributes (``label_smoothing``, ``weight``).
+    store_key : a string that stands for ``loss_fn`` in the store's fingerprint (only with
+        ``store``): for a loss whose values depend on what cannot be fingerprinted (files,
+        mutable globals, objects), or to resume with a loss object that differs only in
+        what does not change its values (a call counter). Equal keys are taken to mean
+        equal losses: you vouch for it.
 
     ``X`` may also be a zero-argument function returning ``(X, y)``, with ``y=None``: each
     worker calls it itself, for data too large to ship. If ``loss_fn`` or the model raises,
@@ -335,6 +493,7 @@ def loss_surface(
         engine=engine,
         workers=workers,
         store=store,
+        store_key=store_key,
         point_name=lambda p: (
             f"Z[{p // len(b)}, {p % len(b)}] (alpha={a[p // len(b)]:g}, beta={b[p % len(b)]:g})"
         ),
@@ -358,6 +517,7 @@ def loss_points(
     engine: str | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
+    store_key: str | None = None,
 ) -> np.ndarray:
     """``Z[p] = L(theta + sum_k coords[p, k] d_k)`` at arbitrary points, shape (P,).
 
@@ -384,6 +544,7 @@ def loss_points(
         engine=engine,
         workers=workers,
         store=store,
+        store_key=store_key,
         point_name=_flat_point(c),
     )
 
@@ -404,6 +565,7 @@ def loss_line(
     engine: str | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
+    store_key: str | None = None,
 ) -> np.ndarray:
     """``Z[i] = L(theta + alphas[i] d)``, shape (len(alphas),): a 1-D :func:`loss_surface`."""
     a = as_float_array(alphas, "alphas", ndim=1)
@@ -423,6 +585,7 @@ def loss_line(
         engine=engine,
         workers=workers,
         store=store,
+        store_key=store_key,
         point_name=lambda p: f"{p} (alpha={a[p]:g})",
         direction_names=("direction",),
     )
@@ -444,6 +607,7 @@ def loss_interpolation(
     engine: str | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
+    store_key: str | None = None,
 ) -> np.ndarray:
     """Loss along ``theta(a) = (1 - a) theta_start + a theta_end``, shape (len(alphas),).
 
@@ -472,5 +636,7 @@ def loss_interpolation(
         engine=engine,
         workers=workers,
         store=store,
+        store_key=store_key,
         point_name=lambda p: f"{p} (alpha={a[p]:g})",
+        direction_names=("end - start",),
     )

@@ -414,12 +414,19 @@ def apply_lora(
     :class:`LoRALinear` whose ``A`` and ``B`` train (seeded ``seed + i`` for the i-th
     wrapped layer). ``target``: see :func:`_targets` (None = every Linear layer).
     Returns ``(adapted_model, report)``; ``report`` counts trainable vs total parameters.
+
+    ``init="svd"`` rewrites a wrapped weight as the residual ``W - (alpha / r) B A``; a
+    weight tied to a module that is not wrapped (an ``nn.Embedding`` sharing the output
+    layer's weight) would see that residual instead of ``W``, so it is refused by name
+    (use ``init="default"``, or wrap every layer that holds the weight).
     """
     if not isinstance(model, nn.Module):
         raise fail_type("model", "a torch.nn.Module", model)
     r = check_int(r, "r", low=1)
     check_real(alpha, "alpha", low=0.0, low_open=True)
     names = _targets(model, target)
+    if init == "svd":
+        _refuse_weights_tied_outside(model, names)
     original = count_parameters(model).total
     adapted = copy.deepcopy(model)  # keeps shared layers and tied weights shared
     adapted.requires_grad_(False)
@@ -445,6 +452,26 @@ def apply_lora(
     counts = count_parameters(adapted)
     report = LoRAReport(tuple(names), r, float(alpha), counts.trainable, counts.total, original)
     return adapted, report
+
+
+def _refuse_weights_tied_outside(model: nn.Module, names: list[str]) -> None:
+    """``init="svd"`` only where no module other than the wrapped layers holds their weight."""
+    layers = {id(model.get_submodule(name)) for name in names}
+    weights = {id(model.get_submodule(name).weight): name for name in names}
+    for owner, module in model.named_modules():
+        if id(module) in layers:
+            continue
+        for pname, p in module.named_parameters(recurse=False):
+            if id(p) in weights:
+                where = f"{owner}.{pname}" if owner else pname
+                raise fail(
+                    "init",
+                    "'default' when a wrapped weight is tied to a layer that is not wrapped "
+                    f"({weights[id(p)]}.weight is also {where}, of a {type(module).__name__}; "
+                    "the svd residual W - (alpha / r) B A would change that layer too)",
+                    "'svd'",
+                    described=True,
+                )
 
 
 def _replace_everywhere(root: nn.Module, old: nn.Module, new: nn.Module) -> None:
