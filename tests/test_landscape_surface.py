@@ -15,7 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlmath.landscape import GridPointError, loss_points, loss_surface, random_direction
+from dlmath.landscape import (
+    GridPointError,
+    loss_interpolation,
+    loss_points,
+    loss_surface,
+    random_direction,
+)
 from dlmath.nets import torch_mlp
 
 
@@ -143,3 +149,27 @@ def test_loss_fn_not_scalar_refused_by_name(data, chunk_size):
 
     with pytest.raises(ValueError, match=r"'loss_fn' must be .*one scalar.*shape \(31,\)"):
         loss_surface(model, per_row, X, y, (d, d), [0.0, 1.0], [0.0, 1.0], chunk_size=chunk_size)
+
+
+def test_memory_probe_failures_name_the_argument(data):
+    """The default chunk size is measured on one row: a model or loss failing there is
+    named like any later failure (not a raw torch traceback)."""
+    X, y = data
+    model = torch_mlp([4, 5, 3], "tanh", seed=0, dtype=torch.float64)
+    d = random_direction(model, seed=1)
+    with pytest.raises(ValueError, match=r"'X' does not fit the model.*RuntimeError"):
+        loss_surface(model, F.cross_entropy, X[:, :3], y, (d, d), [0.0, 1.0], [0.0, 1.0])
+    with pytest.raises(ValueError, match=r"'loss_fn' failed .* targets 'y': IndexError"):
+        loss_surface(model, F.cross_entropy, X, y + 5, (d, d), [0.0, 1.0], [0.0, 1.0])
+
+
+def test_interpolation_names_end_minus_start_when_it_overflows(data):
+    X, y = data
+    model = torch_mlp([4, 5, 3], "tanh", seed=0, dtype=torch.float64)
+    start = [p.detach().clone() for p in model.parameters()]
+    end = [p.detach().clone() for p in model.parameters()]
+    start[0].fill_(-1e308)
+    end[0].fill_(1e308)  # both finite; end - start = inf
+    with pytest.raises(ValueError, match=r"'\(end - start\)\['0.weight'\]' must be finite") as info:
+        loss_interpolation(model, F.cross_entropy, X, y, start, end, [0.0, 1.0])
+    assert "directions" not in str(info.value)

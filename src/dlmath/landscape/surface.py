@@ -638,5 +638,5 @@ def loss_interpolation(
         store=store,
         store_key=store_key,
         point_name=lambda p: f"{p} (alpha={a[p]:g})",
-        direction_names=("end - start",),
+        direction_names=("(end - start)",),
     )
