@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -156,18 +157,101 @@ def test_failure_on_a_worker_keeps_finished_chunks(ray_cluster, problem, tmp_pat
         base = float(model(torch.as_tensor(X)).mean())
     a = np.linspace(-1, 1, 9)  # only a = 1 is beyond 0.9
     store = tmp_path / "s"
+    # ShiftGuard(base, 0.9) and ShiftGuard(base, inf) are different losses to the store
+    # (their limits differ); they agree wherever the first one finished, which the test
+    # vouches for with store_key
+    run = dict(chunk_size=1, store=store, store_key="cross-entropy", progress=False)
     with pytest.raises(GridPointError, match="ArithmeticError.*grid point 8 \\(alpha=1\\)") as info:
-        loss_line(
-            model, ShiftGuard(base, 0.9), X, y, shift, a, chunk_size=1, store=store, engine="ray"
-        )
+        loss_line(model, ShiftGuard(base, 0.9), X, y, shift, a, engine="ray", **run)
     assert info.value.points == [8]
     assert len(list(store.glob("chunk-*.npz"))) == 8  # every other chunk finished and kept
-    resumed = ShiftGuard(base, np.inf)  # the same loss, no longer failing; resumed locally
-    Z = loss_line(model, resumed, X, y, shift, a, chunk_size=1, store=store, progress=False)
+    resumed = ShiftGuard(base, np.inf)  # no longer failing; resumed locally
+    with pytest.raises(ValueError, match="'store'.*different loss"):  # without the key
+        loss_line(model, resumed, X, y, shift, a, chunk_size=1, store=store, progress=False)
+    Z = loss_line(model, resumed, X, y, shift, a, **run)
     assert resumed.calls == 1
     np.testing.assert_array_equal(
         Z, loss_line(model, F.cross_entropy, X, y, shift, a, chunk_size=1, progress=False)
     )
+
+
+def test_actor_options_use_gpus_when_the_cluster_has_them():
+    from dlmath.landscape._ray import actor_options
+
+    gpus = {"CPU": 16.0, "GPU": 2.0}
+    assert actor_options(gpus, None) == (2, {"num_gpus": 1})
+    assert actor_options(gpus, 1) == (1, {"num_gpus": 1.0})
+    assert actor_options(gpus, 2) == (2, {"num_gpus": 1.0})
+    assert actor_options(gpus, 8) == (8, {"num_gpus": 0.25})  # 8 actors share 2 GPUs
+    cpus = {"CPU": 2.0}
+    assert actor_options(cpus, None) == (2, {"num_cpus": 1})
+    assert actor_options(cpus, 1) == (1, {"num_cpus": 1.0})
+    assert actor_options(cpus, 4) == (4, {"num_cpus": 0.5})
+
+
+def other_data_after(marker: str, X, y):
+    """A data factory that returns other data once ``marker`` exists (a worker died)."""
+
+    def data():
+        return (X + 1.0 if os.path.exists(marker) else X), y
+
+    return data
+
+
+def test_replacement_worker_with_other_data_is_refused(ray_cluster, problem, tmp_path):
+    model, X, y, dirs = problem
+    marker = str(tmp_path / "died")
+    with pytest.raises(ValueError, match="'X' must be a data factory.*after another died"):
+        loss_line(
+            model,
+            dies_once(marker),
+            other_data_after(marker, X, y),
+            None,
+            dirs[0],
+            np.linspace(-1, 1, 12),
+            engine="ray",
+            progress=False,
+        )
+    assert os.path.exists(marker)  # a worker did die, and its replacement saw X + 1
+
+
+class SlowBeyond:
+    """Cross-entropy that sleeps ``seconds`` on a worker where the outputs moved by more
+    than ``limit`` (along the direction ``shift`` of the test below)."""
+
+    def __init__(self, base: float, limit: float, seconds: float) -> None:
+        self.base, self.limit, self.seconds = base, limit, seconds
+
+    def __call__(self, out, target):
+        moved = float(out.mean()) - self.base > self.limit
+        if os.getpid() != DRIVER and len(target) == N_ROWS and moved:
+            time.sleep(self.seconds)
+        return F.cross_entropy(out, target)
+
+
+def test_interrupt_kills_the_workers_at_once(ray_cluster, problem, tmp_path, monkeypatch):
+    """Ctrl-C (here: raised where the first finished chunk is stored) does not wait for
+    the chunk still running on the other worker (a 60 s sleep)."""
+    import dlmath.landscape.store as store_module
+
+    model, X, y, _ = problem
+    shift = [torch.zeros_like(p) for p in model.parameters()]
+    shift[-1] = torch.ones_like(shift[-1])
+    with torch.no_grad():
+        base = float(model(torch.as_tensor(X)).mean())
+
+    def interrupted(self, start, stop, values):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store_module.ChunkStore, "save", interrupted)
+    slow = SlowBeyond(base, 0.5, seconds=60.0)  # point 1 (alpha=1) sleeps, point 0 not
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        loss_line(
+            model, slow, X, y, shift, [0.0, 1.0], chunk_size=1, store=tmp_path / "s",
+            engine="ray", workers=2, progress=False,
+        )  # fmt: skip
+    assert time.perf_counter() - t0 < 25  # a graceful exit would wait 30 s for the sleep
 
 
 def test_cli_on_ray_equals_local_surface(ray_cluster, tmp_path):

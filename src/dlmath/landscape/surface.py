@@ -130,6 +130,8 @@ def _value_identity(v: Any, depth: int) -> Any:
     """A value a loss depends on (closure cell, default, partial argument, global)."""
     if _is_plain(v):
         return v
+    if depth > _MAX_DEPTH:  # a container holding itself, or deeply nested
+        return ["deep", type(v).__module__, type(v).__qualname__]
     if isinstance(v, types.ModuleType):
         return ["module", v.__name__]
     if isinstance(v, type):
@@ -226,6 +228,18 @@ def _loss_identity(fn: Any, depth: int = 0) -> list:
     ]
 
 
+def _loss_digest(loss_fn: Callable, store_key: str | None) -> str:
+    if store_key is not None:
+        return digest(["store_key", store_key])
+    try:
+        return digest(_loss_identity(loss_fn))
+    except Exception as exc:  # an attribute NumPy cannot read (a sparse tensor), ...
+        raise ValueError(
+            f"'loss_fn' cannot be fingerprinted for the store ({type(exc).__name__}: {exc}); "
+            "pass store_key='a name for this loss' to identify it yourself."
+        ) from exc
+
+
 def _fingerprint(model, loss_fn, problem, engine, plan, store_key=None) -> dict[str, str]:
     names = [n for n, _ in model.named_parameters()]
     return {
@@ -241,7 +255,7 @@ def _fingerprint(model, loss_fn, problem, engine, plan, store_key=None) -> dict[
         "directions": digest(problem.D),
         "data": digest(engine.data_digest, problem.batch_size),
         "grid": digest(problem.coeffs),
-        "loss": digest(_loss_identity(loss_fn) if store_key is None else ["store_key", store_key]),
+        "loss": _loss_digest(loss_fn, store_key),
         "plan": digest(engine.call_size, plan),
     }
 
@@ -451,7 +465,8 @@ def loss_surface(
         as the local engine's, bit for bit on CPU (both run the same chunk function on
         the same chunks); on GPUs, cuBLAS may differ from the CPU in the last bits.
         Needs ``pip install 'dlmath[distributed]'``.
-    workers : number of Ray actors (``engine="ray"`` only; default as above).
+    workers : number of Ray actors (``engine="ray"`` only; default as above); on a
+        cluster with GPUs they share them (``num_gpus=min(1, GPUs / workers)`` each).
     store : a folder that keeps every finished chunk (an ``.npz`` per chunk plus
         ``index.json``, each written atomically): a later call with the same store and the
         same model, data, directions, grid, loss and chunking computes only the missing
