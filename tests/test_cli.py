@@ -426,3 +426,19 @@ def test_a_signal_while_staging_is_removed_still_removes_all_of_it(
         labs_pkg.run_lab(1, tmp_path, show_progress=False)
     assert len(sent) == 1 and sent[0].startswith(".lab1.")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dlmath-manifest.json", "lab1"]
+
+
+@pytest.mark.parametrize("argv", [["labs", "--seed", "-1"], ["lab", "1", "--seed", "x"]])
+def test_a_bad_labs_seed_is_a_usage_error(argv, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--out", str(tmp_path / "r")])
+    assert exit_.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_partial_run_says_which_milestones_were_not_run(fake_labs, tmp_path, capsys):
+    assert main(["labs", "--only", "1", "--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "All milestones passed" not in out
+    assert "not run" in out and "1 of 1 labs passed" in out

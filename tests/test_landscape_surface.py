@@ -173,3 +173,19 @@ def test_interpolation_names_end_minus_start_when_it_overflows(data):
     with pytest.raises(ValueError, match=r"'\(end - start\)\['0.weight'\]' must be finite") as info:
         loss_interpolation(model, F.cross_entropy, X, y, start, end, [0.0, 1.0])
     assert "directions" not in str(info.value)
+
+
+def test_a_grid_beyond_the_weights_float_range_is_refused_by_name():
+    """1e39 times a direction overflows float32 weights: a named error, not a torch crash."""
+    import numpy as np
+    import torch.nn.functional as F
+    from torch import nn
+
+    from dlmath.landscape import loss_surface, random_direction
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    X, y = np.ones((4, 3), np.float32), np.array([0, 1, 0, 1])
+    dirs = [random_direction(model, seed=s) for s in (1, 2)]
+    with pytest.raises(ValueError, match="'alphas' and 'betas'"):
+        loss_surface(model, F.cross_entropy, X, y, dirs, np.array([1e39, 0.0]), np.zeros(2),
+                     progress=False)  # fmt: skip

@@ -104,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
             "--quick", action="store_true", help="small sizes (seconds per lab; what the tests run)"
         )
         p.add_argument(
-            "--seed", type=int, default=0, help="seed for every random choice (default 0)"
+            "--seed", type=_seed, default=0, help="seed for every random choice (default 0)"
         )
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
         p.add_argument(
@@ -140,7 +140,7 @@ def _run_one(n: int, args: argparse.Namespace) -> dict:
         title = load_lab(n).TITLE
         print(f"\n── Lab 1.3.{n}: {title} ".ljust(_RULE, "─"), flush=True)
         result = run_lab(
-            n, args.out, quick=args.quick, seed=args.seed, show_progress=not args.no_progress
+            n, args.out, quick=args.quick, seed=args.seed, show_progress=_show_progress(args)
         )
     except Exception as exc:  # a lab's failure is reported, and the other labs still run
         trace = traceback.format_exc()
@@ -176,15 +176,33 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _print_checklist(out: Path) -> bool:
+def _print_checklist(out: Path) -> list[dict]:
     from dlmath.report import collect_results, milestone_status
 
-    rows = milestone_status(collect_results(out))
+    results = collect_results(out)
+    rows = milestone_status(results)
     print("\n── Milestone checklist (module 1.3) ".ljust(_RULE, "─"))
     for row in rows:
         box = "[x]" if row["passed"] else "[ ]"
         print(f"  {box} {row['milestone']}  ({row['evidence']})")
-    return all(r["passed"] for r in rows)
+        row["ran"] = all(n in results for n in row["labs"])
+    return rows
+
+
+def _seed(text: str) -> int:
+    """``--seed``: an integer >= 0 (a usage error otherwise, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0; got {text!r}")
+    return value
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    """Progress bars on a terminal only: a log file gets the check lines, not bar fragments."""
+    return not args.no_progress and sys.stderr.isatty()
 
 
 def cmd_labs(numbers: Sequence[int], args: argparse.Namespace) -> int:
@@ -230,13 +248,21 @@ def _run_labs(numbers: Sequence[int], args: argparse.Namespace) -> int:
         _print_lab(data)
         results.append(data)
     index = _write_index(args)
-    _print_checklist(args.out)
+    rows = _print_checklist(args.out)
     ok = all(r["passed"] for r in results)
     print(f"\nReport: {index}")
-    print(
-        f"{'All milestones passed.' if ok else 'Some milestones FAILED.'} "
-        f"{sum(r['passed'] for r in results)} of {len(results)} labs passed."
-    )
+    passed = sum(r["passed"] for r in rows)
+    not_run = sum(not r["ran"] for r in rows)
+    if not ok:
+        verdict = "Some milestones FAILED."
+    elif not_run:
+        verdict = (
+            f"{passed} of {len(rows)} milestones passed, {not_run} not run "
+            "(`dlmath labs` runs every lab)."
+        )
+    else:
+        verdict = "All milestones passed."
+    print(f"{verdict} {sum(r['passed'] for r in results)} of {len(results)} labs passed.")
     return 0 if ok else 1
 
 
@@ -261,7 +287,7 @@ def _landscape_parser(sub) -> None:
     p.add_argument("--engine", choices=["local", "ray"], default="local")
     p.add_argument("--workers", type=int, default=None, help="Ray actors (default: one per slot)")
     p.add_argument("--store", type=Path, default=None, metavar="PATH", help="resumable chunks")
-    p.add_argument("--seed", type=int, default=0, help="seed of the two directions (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the two directions (default 0)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -360,7 +386,7 @@ def cmd_landscape(args: argparse.Namespace) -> int:
             engine=None if args.engine == "local" else args.engine,
             workers=args.workers,
             store=args.store,
-            progress=not args.no_progress,
+            progress=_show_progress(args),
         )
     except GridPointError as exc:
         print(f"dlmath landscape: {exc}", file=sys.stderr)
@@ -457,6 +483,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"dlmath check: FILE must be an existing .py or .ipynb file; got {str(args.file)!r}.",
               file=sys.stderr)  # fmt: skip
         return 2
+    if _bad_seed(args, "check"):
+        return 2
     try:
         report = check_file(args.file, lab=args.lab, seed=args.seed, timeout=args.timeout)
     except ValueError as err:
@@ -514,9 +542,20 @@ def _grading_parsers(sub) -> None:
     s.add_argument("--force", action="store_true", help="replace files dlmath did not write")
 
 
+def _bad_seed(args: argparse.Namespace, command: str) -> bool:
+    """Print the usage error of a negative ``--seed`` (True when there is one)."""
+    if args.seed >= 0:
+        return False
+    print(f"dlmath {command}: --seed must be an integer >= 0; got {args.seed}.", file=sys.stderr)
+    return True
+
+
 def cmd_grade(args: argparse.Namespace) -> int:
     """``dlmath grade``: exit 0 when every submission was graded, 2 for a usage error."""
     from dlmath.exercises.grading import grade
+
+    if _bad_seed(args, "grade"):
+        return 2
 
     if args.out is None and args.gradescope is None:
         print("dlmath grade: '--out DIR' is required (unless --gradescope PATH is given).",
@@ -553,6 +592,8 @@ def cmd_gradescope_setup(args: argparse.Namespace) -> int:
     """``dlmath gradescope-setup DIR``: exit 0 when written, 2 for a usage error."""
     from dlmath.exercises.gradescope import write_setup
 
+    if _bad_seed(args, "gradescope-setup"):
+        return 2
     try:
         paths = write_setup(args.dir, timeout=args.timeout, memory_mb=args.memory_mb,
                             seed=args.seed, force=args.force)  # fmt: skip

@@ -260,6 +260,22 @@ def _fingerprint(model, loss_fn, problem, engine, plan, store_key=None) -> dict[
     }
 
 
+def _check_reach(theta, dirs, coeffs: np.ndarray, coeff_names: str) -> None:
+    """Refuse, by name, grid coefficients that take the weights beyond the parameters'
+    float range: ``max |theta| + sum_k max |c_k| max |d_k|`` must stay finite there."""
+    c = np.abs(coeffs).max(axis=0)  # (k,)
+    for t, *ds in zip(theta, *dirs, strict=True):
+        bound = float(t.abs().max()) if t.numel() else 0.0
+        for ck, d in zip(c, ds, strict=True):
+            bound += float(ck) * (float(d.abs().max()) if d.numel() else 0.0)
+        if not bound < float(torch.finfo(t.dtype).max):
+            raise ValueError(
+                f"{coeff_names} must keep the weights theta + sum_k c_k d_k within "
+                f"{t.dtype}'s range; got coefficients up to {c.max():.3g}, which reach "
+                f"{bound:.3g}."
+            )
+
+
 def _evaluate(
     model: nn.Module,
     loss_fn: Callable,
@@ -280,6 +296,7 @@ def _evaluate(
     point_name: Callable[[int], str],
     direction_names: Sequence[str] | None = None,
     store_key: str | None = None,
+    coeff_names: str = "'coords'",
 ) -> np.ndarray:
     """Losses at ``center + coeffs[p] @ directions`` for every row p of ``coeffs`` (P, k).
 
@@ -307,6 +324,7 @@ def _evaluate(
     )
     names = direction_names or [f"directions[{i}]" for i in range(len(directions))]
     dirs = [as_param_list(d, named, n) for d, n in zip(directions, names, strict=True)]
+    _check_reach(theta, dirs, coeffs, coeff_names)
     data = None
     if callable(X) and not isinstance(X, (np.ndarray, torch.Tensor)):
         if y is not None:
@@ -505,6 +523,7 @@ def loss_surface(
         memory_mb=memory_mb,
         progress=progress,
         desc="loss surface",
+        coeff_names="'alphas' and 'betas'",
         engine=engine,
         workers=workers,
         store=store,
@@ -597,6 +616,7 @@ def loss_line(
         memory_mb=memory_mb,
         progress=progress,
         desc="loss line",
+        coeff_names="'alphas'",
         engine=engine,
         workers=workers,
         store=store,
@@ -648,6 +668,7 @@ def loss_interpolation(
         memory_mb=memory_mb,
         progress=progress,
         desc="interpolation",
+        coeff_names="'alphas'",
         engine=engine,
         workers=workers,
         store=store,
