@@ -284,7 +284,7 @@ STRUCTURAL = [
     ),
     (
         "linear_backward",
-        "dW is transposed: expected shape",
+        "dW is the transpose of the right one",  # one line, not one per case group
         """
         def linear_backward(dZ, X, W):
             return dZ @ W, X.T @ dZ, dZ.sum(axis=0)
@@ -572,3 +572,92 @@ def test_plots_draw_the_learners_own_results():
     assert [ax.get_title() for ax in fig.axes[:1]] == ["Your surface: contours"]
     blank = _define(EXERCISES["surface_on_plane"].stub)["surface_on_plane"]
     assert plot_surface(blank, ns["filter_normalize"], n=5) is None
+
+
+# --- tester findings (9 to 13, 17): each test reproduces what once went wrong
+
+UNSTABLE_SOFTMAX = """
+def softmax_cross_entropy(Z, y):
+    n = len(y)
+    P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    loss = -np.mean(np.log(P[np.arange(n), y]))
+    dZ = P.copy()
+    dZ[np.arange(n), y] -= 1
+    return loss, dZ / n
+"""
+RELU_IN_PLACE = """
+def relu_backward(dA, Z):
+    dA[Z <= 0] = 0
+    return dA
+"""
+
+
+@pytest.mark.parametrize("source", [UNSTABLE_SOFTMAX, RELU_IN_PLACE], ids=["nan", "in place"])
+def test_a_failure_without_a_finite_error_shows_no_worst_error(source):
+    with np.errstate(all="ignore"):
+        report = check_source("import numpy as np\n" + source)
+    (r,) = [e for e in report.exercises if e.status != "not attempted"]
+    assert r.status == "failed"
+    # before the fix: 7.5e-09 (NaN cases left out) and 0.0 (the values were right)
+    assert r.max_error is None
+    (line,) = [ln for ln in str(report).splitlines() if f"FAIL {r.name} " in ln]
+    assert "worst error" not in line
+    json.dumps(report.to_dict(), allow_nan=False)  # valid JSON: null, never NaN
+
+
+def test_all_zeros_wrong_sign_and_one_line_per_distinct_mistake():
+    source = """
+import numpy as np
+def linear_forward(X, W, b):
+    return np.zeros((X.shape[0], W.shape[0]), dtype=X.dtype)
+def sgd_step(param, grad, lr):
+    return param + lr * grad
+def linear_backward(dZ, X, W):
+    return dZ @ W, X.T @ dZ, dZ.sum(axis=0)
+"""
+    report = check_source(source)
+    by = {e.name: e for e in report.exercises}
+    # before: "Z is 0x the right value (off by a constant factor)"
+    assert "returned all zeros for Z" in by["linear_forward"].diagnosis
+    # before: "(a step goes against the gradient)", which is what a right step does
+    assert "your step goes along the gradient; it should go against it" in (
+        by["sgd_step"].diagnosis
+    )
+    # before: 3 lines (square W: the named mistake; non-square: a transposed shape, twice)
+    lines = by["linear_backward"].diagnosis.splitlines()
+    assert len(lines) == 1 and "dW" in lines[0] and "transpose" in lines[0], lines
+    # before: "not yet, not attempted" although four lab 1 exercises were attempted
+    (backprop,) = [m for m in report.milestones if m["milestone"].startswith("Manual backprop")]
+    assert not backprop["passed"] and backprop["evidence"] == "mlp_loss_and_grads not attempted"
+
+
+def test_an_untouched_stub_is_not_attempted_in_every_case_group():
+    report = check_source("import numpy as np\n" + EXERCISES["sgd_step"].stub, names=["sgd_step"])
+    (r,) = report.exercises
+    assert r.status == "not attempted" and r.groups  # the stub ran on every case group
+    text = str(r)
+    assert "[BAD]" not in text and text.count("not attempted") == 1 + len(r.groups), text
+    page = r._repr_html_()
+    assert ">failed<" not in page and page.count(">not attempted<") == len(r.groups)
+
+
+def test_check_warns_about_dlmath_imports_as_grade_notes_them(tmp_path, capsys):
+    from dlmath.exercises.grading import _library_imports
+
+    f = tmp_path / "mine.py"
+    f.write_text("from dlmath.prob import entropy\n")
+    assert main(["check", str(f), "--json"]) in (0, 1)  # checked, not a usage error
+    (note,) = json.loads(capsys.readouterr().out)["notes"]
+    assert "dlmath.prob" in note and "dlmath grade" in note
+    computed = 'import importlib\nH = importlib.import_module("dl" + "math.prob").entropy\n'
+    assert _library_imports(computed) == ["a module named at run time (importlib/__import__)"]
+    assert _library_imports('import importlib\nnp = importlib.import_module("numpy")\n') == []
+
+
+def test_a_file_with_nothing_attempted_exits_1_and_says_so(tmp_path, capsys):
+    path = tmp_path / "empty.py"
+    path.write_text("x = 1\n")
+    assert main(["check", str(path)]) == 1
+    out = capsys.readouterr().out
+    # before: "0 of 0 attempted exercises passed", which reads like a pass
+    assert "Nothing attempted: none of the 29 exercises" in out and "0 of 0" not in out

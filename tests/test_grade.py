@@ -169,7 +169,7 @@ def test_csv_has_one_row_per_submission_and_the_documented_columns(graded):
     out = graded["out"]
     with open(out / "grades.csv", newline="") as fh:
         header = next(csv.reader(fh))
-    assert header == ["submission", "total", "max", *NAMES, "note"]
+    assert header == ["submission", "total", "max", *NAMES, "note", "file"]
     assert set(graded["rows"]) == {Path(n).stem for n in batch()}
     assert graded["seconds"] < 120  # the budget for a mixed batch on 2 cores
 
@@ -268,7 +268,8 @@ def test_hostile_submissions_do_not_change_other_grades_and_reruns_are_identical
     with open(out / "grades.csv", newline="") as fh:
         again = {r["submission"]: r for r in csv.DictReader(fh)}
     for name, row in again.items():
-        assert row == graded["rows"][name]
+        assert row.pop("file") == str(alone / f"{name}.{'ipynb' if 'note' in name else 'py'}")
+        assert row == {k: v for k, v in graded["rows"][name].items() if k != "file"}
 
 
 def _secret_lines() -> set[str]:
@@ -530,3 +531,51 @@ def test_one_worker_crash_retries_only_the_suspects_alone_then_goes_back_to_jobs
     # the first pool of 2 dies; the bomb and what ran beside it are retried alone, one pool
     # of 1 each; then the rest goes back to 2 workers (before the fix: 1 worker to the end)
     assert sizes[0] == 2 and 1 <= sizes.count(1) <= 2 and sizes[-1] == 2, sizes
+
+
+# --- tester findings (1, 2, 3): each test reproduces what once went wrong
+
+
+def test_a_notebook_that_only_imports_check_has_no_library_note(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    sgd = "def sgd_step(param, grad, lr):\n    return param - lr * grad\n"
+    (subs / "nb.ipynb").write_text(notebook(["from dlmath.exercises import check", sgd]))
+    (subs / "empty.ipynb").write_text(notebook([]))
+    out = tmp_path / "out"
+    assert main(["grade", str(subs), "--out", str(out), "--jobs", "1", "--no-progress"]) == 0
+    with open(out / "grades.csv", newline="") as fh:
+        rows = {r["submission"]: r for r in csv.DictReader(fh)}
+    # before the fix: "imports dlmath.exercises.source" (the stand-in line dlmath adds)
+    assert rows["nb"]["note"] == "" and float(rows["nb"]["sgd_step"]) == 1.0
+    assert rows["nb"]["file"] == str(subs / "nb.ipynb")  # finding 16: the submitted path
+    assert "dlmath.exercises.source" not in rows["empty"]["note"]
+
+
+def test_a_py_and_a_notebook_of_the_same_name_are_both_graded(tmp_path):
+    from dlmath.exercises.grading import find_submissions
+
+    (tmp_path / "bob.py").write_text("x = 1\n")
+    (tmp_path / "bob.ipynb").write_text(notebook(["y = 2"]))
+    (tmp_path / "empty.ipynb").write_text(notebook([]))
+    subs = find_submissions([tmp_path])
+    assert [(s.name, [f.name for f in s.files]) for s in subs] == [
+        ("bob", ["bob.py"]), ("bob.ipynb", ["bob.ipynb"]), ("empty", ["empty.ipynb"])]  # fmt: skip
+    # the same file named twice is still one submission
+    assert len(find_submissions([tmp_path / "bob.py", tmp_path / "bob.py"])) == 1
+
+
+def test_a_negative_seed_is_a_usage_error_naming_seed(tmp_path, capsys):
+    from dlmath.exercises.checking import check_source
+    from dlmath.exercises.grading import grade
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    out = str(tmp_path / "out")
+    assert main(["grade", str(tmp_path / "a.py"), "--out", out, "--seed", "-1"]) == 2
+    assert "--seed must be an integer >= 0; got -1" in capsys.readouterr().err
+    assert main(["check", str(tmp_path / "a.py"), "--seed", "-1"]) == 2
+    assert "--seed must be an integer >= 0; got -1" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="'seed'"):
+        grade([tmp_path / "a.py"], tmp_path / "out2", seed=-1, progress=False)
+    with pytest.raises(ValueError, match="'seed'"):
+        check_source("x = 1\n", seed=-1)

@@ -185,3 +185,33 @@ def test_run_autograder_reports_an_empty_submission_instead_of_failing(tmp_path)
     data = json.loads((root / "results" / "results.json").read_text())
     assert gradescope_problems(data) == []
     assert data["score"] == 0.0 and "could not grade this submission (exit 2)" in data["output"]
+
+
+# --- tester finding 14: what once went wrong
+
+
+def test_setup_refuses_dlmath_from_the_index_and_updates_apt_first(tmp_path, capsys):
+    from dlmath.exercises.gradescope import setup_script
+
+    out = tmp_path / "ag"
+    assert main(["gradescope-setup", str(out)]) == 0
+    assert f"pip wheel . -w {out} --no-deps" in capsys.readouterr().out
+    text = setup_script()
+    assert "dlmath==" not in text  # never `pip install dlmath==X` from the public index
+    assert text.index("apt-get update") < text.index("apt-get install")
+    # no wheel beside it: it stops, with the way to build one, before installing anything
+    source = tmp_path / "source"
+    source.mkdir()
+    script = tmp_path / "setup.sh"
+    script.write_text(text.replace("/autograder/source", str(source)))
+    done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1 and "pip wheel . -w DIR --no-deps" in done.stderr
+
+
+def test_gradescope_with_six_submissions_says_how_many_are_left_out(tmp_path, capsys):
+    for i in range(6):
+        (tmp_path / f"s{i}.py").write_text("x = 1\n")
+    code = main(["grade", str(tmp_path), "--gradescope", str(tmp_path / "r.json")])
+    assert code == 2
+    # before: "got 6: s0, s1, s2, s3, s4" (5 of 6, no sign of the sixth)
+    assert "got 6: s0, s1, s2, s3, s4, ... (1 more)" in capsys.readouterr().err

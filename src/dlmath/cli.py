@@ -602,7 +602,11 @@ def cmd_gradescope_setup(args: argparse.Namespace) -> int:
         return 2
     for path in paths:
         print(f"wrote {path}")
-    print(f"Zip the files (not the folder) and upload them: cd {args.dir} && zip ag.zip *")
+    print(
+        "Put the dlmath wheel beside them (setup.sh refuses to install dlmath from the "
+        f"package index): in a dlmath checkout run  pip wheel . -w {args.dir} --no-deps\n"
+        f"Then zip the files (not the folder) and upload them: cd {args.dir} && zip ag.zip *"
+    )
     return 0
 
 

@@ -260,9 +260,13 @@ def factor_of(got: np.ndarray, want: np.ndarray, case) -> tuple[float, str] | No
 
 def _factor_message(ex, comp: str, c: float, name: str, is_delta: bool) -> str:
     what = f"the update of {_label(comp)}" if is_delta else _label(comp)
+    if c == 0:  # got is exactly zero (the factor test's residual is then 0)
+        if is_delta:
+            return f"{_label(comp)} is unchanged: the update is all zeros"
+        return f"returned all zeros for {what}"
     if name == "-1":
         return f"wrong sign: {what} has the opposite sign" + (
-            " (a step goes against the gradient)" if is_delta else ""
+            " (your step goes along the gradient; it should go against it)" if is_delta else ""
         )
     text = f"{what} is {c:.3g}x the right value"
     return text + (f": a factor of {name}" if name else " (off by a constant factor)")
@@ -366,7 +370,7 @@ def judge_case(ex, case, outcome, reference: Any) -> CaseVerdict:
     verdict = _judge_value(ex, case, outcome.value, reference)
     if in_place:
         if verdict.passed:
-            return CaseVerdict(False, "structure", in_place, verdict.max_error)
+            return CaseVerdict(False, "structure", in_place)  # not about accuracy: no error
         verdict.diagnosis += f"; it also {in_place}"
     return verdict
 
@@ -388,6 +392,8 @@ def _judge_value(ex, case, value: Any, reference: Any) -> CaseVerdict:
     results = {k: compare(ex, k, got[k], ref[k], is32, case.where) for k in ref}
     errors = [r.error for r in results.values() if r.error is not None]
     max_error = max(errors) if errors else None
+    if any(not r.ok and r.error is None for r in results.values()):
+        max_error = None  # NaN/inf or a wrong shape: no finite worst error to show
     right = [_label(k) for k, r in results.items() if r.ok]
     wrong = [_label(k) for k, r in results.items() if not r.ok]
     if not wrong:
@@ -453,6 +459,16 @@ def _judge_value(ex, case, value: Any, reference: Any) -> CaseVerdict:
 # --- many cases -------------------------------------------------------------------------------
 
 
+def _worst(verdicts: list[CaseVerdict]) -> float | None:
+    """The largest error over ``verdicts``; None (JSON null) when there is none, or when a
+    failing case has no finite error (NaN/inf output, a changed input, an exception), so
+    that a small number never hides such a failure."""
+    if any(not v.passed and v.max_error is None for v in verdicts):
+        return None
+    errors = [v.max_error for v in verdicts if v.max_error is not None]
+    return max(errors) if errors else None
+
+
 def summarize(ex, cases: list, verdicts: list[CaseVerdict]) -> dict:
     """Per group and overall: status, score, worst error, diagnosis, named mistakes."""
     groups: dict[str, list[CaseVerdict]] = {}
@@ -460,20 +476,18 @@ def summarize(ex, cases: list, verdicts: list[CaseVerdict]) -> dict:
         groups.setdefault(case.group, []).append(v)
     rows = []
     for name, vs in groups.items():
-        errors = [v.max_error for v in vs if v.max_error is not None]
         failed = [v for v in vs if not v.passed]
         rows.append(
             {
                 "group": name,
                 "passed": not failed,
                 "cases": len(vs),
-                "max_error": max(errors) if errors else None,
+                "max_error": _worst(vs),
                 "diagnosis": _most_common(failed),
                 "base": _most_common(failed, with_detail=False),
             }
         )
     kinds = {v.kind for v in verdicts}
-    errors = [v.max_error for v in verdicts if v.max_error is not None]
     score = sum(r["passed"] for r in rows) / len(rows) if rows else 0.0
     if kinds == {"not implemented"} or kinds == {"missing"}:
         status = "not attempted"
@@ -492,7 +506,7 @@ def summarize(ex, cases: list, verdicts: list[CaseVerdict]) -> dict:
     return {
         "status": status,
         "score": score,
-        "max_error": max(errors) if errors else None,
+        "max_error": _worst(verdicts),
         "diagnosis": diagnosis,
         "groups": rows,
         "mistakes": mistakes,
@@ -512,16 +526,26 @@ def _most_common(failed: list[CaseVerdict], with_detail: bool = True) -> str:
     return text + next(v.detail for v in failed if v.diagnosis == text)
 
 
+def _problem(base: str) -> str:
+    """What a diagnosis is about, so that one mistake seen in several case groups (with other
+    shapes, or as a transposed shape on non-square W) is one line: shapes left out, "dW is
+    transposed: expected shape ..." and "dW is the transpose of ..." the same problem."""
+    found = re.match(r"(\w+) is (?:transposed: expected shape|the transpose of)", base)
+    if found:
+        return f"{found.group(1)} transposed"
+    return re.sub(r"\(\d+(?:, \d+)*,?\)", "(...)", base)
+
+
 def _overall(rows: list[dict], verdicts: list[CaseVerdict]) -> str:
     """One text for the exercise: the named mistake first, then each other failing group."""
     if all(v.kind == "not implemented" for v in verdicts):
         return STUB_MESSAGE
     failing = [r for r in rows if not r["passed"]]
-    by_base: dict[str, list[dict]] = {}
-    for r in failing:
-        by_base.setdefault(r["base"], []).append(r)
     named = {v.diagnosis for v in verdicts if v.kind == "mistake"}
-    order = sorted(by_base, key=lambda t: (t not in named, -len(by_base[t])))
+    by_base: dict[str, list[dict]] = {}  # one line per distinct problem (keyed, see _problem)
+    for r in sorted(failing, key=lambda r: r["base"] not in named):
+        by_base.setdefault(_problem(r["base"]), []).append(r)
+    order = sorted(by_base, key=lambda t: (by_base[t][0]["base"] not in named, -len(by_base[t])))
     parts = []
     if len(order) > 3:
         more = len(order) - 3
@@ -530,7 +554,7 @@ def _overall(rows: list[dict], verdicts: list[CaseVerdict]) -> str:
         more = 0
     for base in order:
         groups = by_base[base]
-        text = groups[0]["diagnosis"]
+        text = groups[0]["diagnosis"]  # a named mistake's wording first
         if not (len(failing) == len(rows) and len(order) == 1):
             text += f" (in: {'; '.join(g['group'] for g in groups)})"
         parts.append(text)

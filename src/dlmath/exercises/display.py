@@ -54,6 +54,8 @@ def exercise_text(r, *, detail: bool = False, width: int = 24) -> str:
         for g in r.groups:
             mark = "ok " if g["passed"] else "BAD"
             tail = f"  {g['diagnosis'].splitlines()[0]}" if g["diagnosis"] else ""
+            if r.status == "not attempted":  # one verdict throughout: not BAD, not failed
+                mark, tail = "---", "  not attempted"
             line += f"\n      [{mark}] {g['group']} ({g['cases']}){tail}"
     return line
 
@@ -89,10 +91,16 @@ def report_text(report) -> str:
     if not single:
         att = report.attempted
         ok = sum(e.status == "passed" for e in att)
-        lines.append(
-            f"\n{ok} of {len(att)} attempted exercises passed "
-            f"({len(report.exercises) - len(att)} not attempted)."
-        )
+        if not att:  # exit status 1: there is nothing to pass
+            lines.append(
+                f"\nNothing attempted: none of the {len(report.exercises)} exercises is "
+                "implemented yet (exit status 1)."
+            )
+        else:
+            lines.append(
+                f"\n{ok} of {len(att)} attempted exercises passed "
+                f"({len(report.exercises) - len(att)} not attempted)."
+            )
     return "\n".join(lines).lstrip("\n")
 
 
@@ -106,10 +114,13 @@ def exercise_html(r) -> str:
     rows = []
     for g in r.groups:
         bg = _GREEN if g["passed"] else _RED
+        says, why = ("passed" if g["passed"] else "failed"), g["diagnosis"]
+        if r.status == "not attempted":  # one verdict throughout: not red, not failed
+            bg, says, why = _GREY, "not attempted", ""
         rows.append(
             f'<tr style="background:{bg}"><td>{esc(g["group"])}</td><td>{g["cases"]}</td>'
-            f"<td>{'passed' if g['passed'] else 'failed'}</td><td>{_err(g['max_error'])}</td>"
-            f'<td style="text-align:left;white-space:pre-wrap">{esc(g["diagnosis"])}</td></tr>'
+            f"<td>{says}</td><td>{_err(g['max_error'])}</td>"
+            f'<td style="text-align:left;white-space:pre-wrap">{esc(why)}</td></tr>'
         )
     verdict = {
         "passed": "passed",

@@ -102,7 +102,7 @@ def feedback_page(record: dict, settings: dict) -> str:
     details = []
     for e in record["exercises"]:
         bad = [g for g in e["groups"] if not g.get("passed")]
-        if not bad:
+        if not bad or e["status"] == "not attempted":  # shown once, as not attempted
             continue
         items = "".join(
             f"<tr><td>{_e(g.get('group'))}</td><td>{_e(g.get('cases'))}</td>"

@@ -79,19 +79,24 @@ def setup_script() -> str:
 {MARKER} (dlmath {__version__})
 # Installs Python, the CPU build of {TORCH_PIN} and dlmath into /opt/dlmath.
 # dlmath comes from a wheel or source folder placed beside this file in the zip
-# (`pip wheel --no-deps -w DIR .` in a dlmath checkout), else from the package index.
+# (`pip wheel . -w DIR --no-deps` in a dlmath checkout); never from the package index
+# (a package of that name there may be another one).
 set -euo pipefail
+cd /autograder/source
+if ! ls dlmath-*.whl >/dev/null 2>&1 && [ ! -f dlmath/pyproject.toml ]; then
+  echo "dlmath setup.sh: no dlmath-*.whl (or dlmath/ source folder) beside setup.sh in the" \
+    "autograder zip; build one in a dlmath checkout: pip wheel . -w DIR --no-deps" >&2
+  exit 1
+fi
+apt-get update -q
 apt-get install -y -q python3 python3-venv python3-pip
 python3 -m venv /opt/dlmath
 /opt/dlmath/bin/pip install -q --upgrade pip
 /opt/dlmath/bin/pip install -q --index-url https://download.pytorch.org/whl/cpu "{TORCH_PIN}"
-cd /autograder/source
 if ls dlmath-*.whl >/dev/null 2>&1; then
   /opt/dlmath/bin/pip install -q dlmath-*.whl
-elif [ -f dlmath/pyproject.toml ]; then
-  /opt/dlmath/bin/pip install -q ./dlmath
 else
-  /opt/dlmath/bin/pip install -q "dlmath=={__version__}"
+  /opt/dlmath/bin/pip install -q ./dlmath
 fi
 chmod -R a+rX /opt/dlmath  # graded code runs as nobody: it must read Python and dlmath
 /opt/dlmath/bin/dlmath --version

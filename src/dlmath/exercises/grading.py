@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlmath import __version__
+from dlmath._checks import check_seed
 
 __all__ = ["GradeRun", "Submission", "find_submissions", "grade", "grade_submission"]
 
@@ -130,12 +131,21 @@ def find_submissions(paths: Iterable, *, per_folder: bool = False) -> list[Submi
             "'submissions' must contain .py or .ipynb files; "
             f"found none in {[str(p) for p in paths]}."
         )
-    seen: dict[Path, tuple[Path, ...]] = {}
+    # the same files named twice are one submission; bob.py and bob.ipynb are two
+    # (the second keeps its suffix in its name: "bob", "bob.ipynb")
+    seen: dict[tuple[Path, ...], Path] = {}
     for ident, files in groups:
-        seen.setdefault(ident.resolve(), files)
-    idents = list(seen)
-    names = _unique_names(idents)
-    subs = [Submission(names[i], seen[ident]) for i, ident in enumerate(idents)]
+        seen.setdefault(tuple(f.resolve() for f in files), ident.resolve())
+    counts: dict[Path, int] = {}
+    for ident in seen.values():
+        counts[ident] = counts.get(ident, 0) + 1
+    keyed = []
+    for files, ident in seen.items():
+        if counts[ident] > 1 and len(files) == 1 and files[0].suffix.lower() != ".py":
+            ident = ident.with_name(files[0].name)
+        keyed.append((ident, files))
+    names = _unique_names([ident for ident, _ in keyed])
+    subs = [Submission(names[i], files) for i, (_, files) in enumerate(keyed)]
     return sorted(subs, key=lambda s: s.name)
 
 
@@ -158,6 +168,20 @@ def _unique_names(idents: list[Path]) -> list[str]:
 # ----------------------------------------------------------------------------- one submission
 
 
+_COMPUTED_IMPORT = "a module named at run time (importlib/__import__)"
+
+
+def _imports_by_name(call: ast.Call) -> bool:
+    """``call`` imports a module whose name is computed (not a plain string): it may be
+    dlmath's own, and no string in the file says so."""
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    if name not in ("import_module", "__import__") or not call.args:
+        return False
+    first = call.args[0]
+    return not (isinstance(first, ast.Constant) and isinstance(first.value, str))
+
+
 def _library_imports(source: str) -> list[str]:
     """dlmath modules that ``source`` imports, or names in a string (``importlib``,
     ``__import__``): all but the learner's API, ``from dlmath.exercises import check``
@@ -178,6 +202,8 @@ def _library_imports(source: str) -> list[str]:
                 names = [node.module]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             names = re.findall(r"\bdlmath(?:\.\w+)+", node.value)
+        elif isinstance(node, ast.Call) and _imports_by_name(node):
+            found.add(_COMPUTED_IMPORT)  # importlib.import_module("dl" + "math.prob")
         for name in names:
             if name.split(".")[0] == "dlmath" and name not in _LEARNER_API:
                 found.add(name)
@@ -199,7 +225,7 @@ def grade_submission(
     """Check one submission; the record that grades.csv, feedback and the summary use."""
     from dlmath.exercises.checking import check_file
     from dlmath.exercises.registry import EXERCISES
-    from dlmath.exercises.source import source_from_path
+    from dlmath.exercises.source import PREAMBLE, source_from_path
 
     start = time.perf_counter()
     notes: list[str] = []  # for the feedback page
@@ -212,7 +238,10 @@ def grade_submission(
             sources.append((f, source))
             prefix = f"{f.name}: " if len(sub.files) > 1 else ""
             notes += [prefix + n for n in file_notes]
-        library = sorted({m for _, s in sources for m in _library_imports(s)})
+        # a notebook's first line is dlmath's own stand-in for IPython, not the learner's
+        library = sorted(
+            {m for _, s in sources for m in _library_imports(s.removeprefix(PREAMBLE))}
+        )
         if library:
             flags.append(f"imports {', '.join(library)} (dlmath's own code; look at it)")
         if len(sub.files) == 1:
@@ -436,8 +465,7 @@ def grade(
         raise ValueError(f"'timeout' must be a positive number of seconds; got {timeout!r}.")
     if not (isinstance(memory_mb, int) and memory_mb > 0):
         raise ValueError(f"'memory_mb' must be a positive integer (MB); got {memory_mb!r}.")
-    if not isinstance(seed, int):
-        raise TypeError(f"'seed' must be an int; got {type(seed).__name__}.")
+    seed = check_seed(seed, "seed")  # a negative seed: a usage error, not 0 for everyone
     out = Path(out)
     previous = _check_out(out, force)
     subs = find_submissions(submissions, per_folder=per_folder)
@@ -445,6 +473,7 @@ def grade(
         raise ValueError(
             f"'gradescope' needs exactly one submission (Gradescope grades one at a time); "
             f"got {len(subs)}: {', '.join(s.name for s in subs[:5])}"
+            + (f", ... ({len(subs) - 5} more)" if len(subs) > 5 else "")
         )
     kwargs = {"seed": seed, "timeout": float(timeout), "memory_mb": memory_mb}
     records = _run_pool(subs, kwargs, jobs, progress)
@@ -478,15 +507,16 @@ def grade(
 
 
 def grades_csv(records: list[dict]) -> str:
-    """``submission,total,max,<exercise...>,note``: one row per submission."""
+    """``submission,total,max,<exercise...>,note,file``: one row per submission; ``file``
+    is the submitted path (several joined by ``;``)."""
     from dlmath.exercises.registry import EXERCISES
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["submission", "total", "max", *EXERCISES, "note"])
+    writer.writerow(["submission", "total", "max", *EXERCISES, "note", "file"])
     for r in records:
         writer.writerow(
             [r["submission"], f"{r['total']:g}", r["max"],
-             *(f"{r['scores'][n]:g}" for n in EXERCISES), r["note"]]
+             *(f"{r['scores'][n]:g}" for n in EXERCISES), r["note"], ";".join(r["files"])]
         )  # fmt: skip
     return buf.getvalue()
