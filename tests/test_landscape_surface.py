@@ -189,3 +189,34 @@ def test_a_grid_beyond_the_weights_float_range_is_refused_by_name():
     with pytest.raises(ValueError, match="'alphas' and 'betas'"):
         loss_surface(model, F.cross_entropy, X, y, dirs, np.array([1e39, 0.0]), np.zeros(2),
                      progress=False)  # fmt: skip
+
+
+def test_in_place_activations_of_the_private_copy_change_no_value_and_not_the_model():
+    """The one-point path lets a Sequential's ReLUs work in place in its private copy: Z is
+    the loss of the weights written into a copy of the untouched model (to rounding), and
+    the caller's model keeps its own activations."""
+    import copy
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from dlmath.landscape import loss_surface, random_direction
+    from dlmath.nets import torch_mlp
+
+    model = torch_mlp([3, 8, 8, 2], "relu", seed=0, dtype=torch.float64)
+    X = np.random.default_rng(0).standard_normal((16, 3))
+    y = np.arange(16) % 2
+    dirs = [random_direction(model, seed=s) for s in (1, 2)]
+    a = np.linspace(-1.0, 1.0, 3)
+    Z = loss_surface(model, F.cross_entropy, X, y, dirs, a, a, chunk_size=1, progress=False)
+    assert not any(getattr(m, "inplace", False) for m in model.modules())
+    theta = [p.detach() for p in model.parameters()]
+    for i, ai in enumerate(a):
+        for j, bj in enumerate(a):
+            ref = copy.deepcopy(model)
+            with torch.no_grad():
+                for p, t, u, v in zip(ref.parameters(), theta, *dirs, strict=True):
+                    p.copy_(t + ai * u + bj * v)
+                expected = float(F.cross_entropy(ref(torch.as_tensor(X)), torch.as_tensor(y)))
+            assert abs(Z[i, j] - expected) <= 1e-14 * abs(expected)
