@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,26 @@ CHROMIUM_ARGS = [
 ]
 INTERACTIVE_LABS = (2, 3)
 
+
+@contextmanager
+def chromium_page(problems: list[str] | None = None) -> Iterator:
+    """A page of Debian's headless Chromium (Playwright, no browser download); console
+    errors and page errors are appended to ``problems`` when given."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            if problems is not None:
+                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: problems.append(str(e)))
+            yield page
+        finally:
+            browser.close()
+
+
 pytestmark = pytest.mark.browser
 
 
@@ -50,16 +72,9 @@ def report(tmp_path_factory) -> Path:
 
 
 def test_report_renders_interactive_plots_without_console_errors(report: Path, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium"
     problems: list[str] = []
     shots = Path(os.environ.get("DLMATH_SCREENSHOT_DIR", tmp_path))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+    with chromium_page(problems) as page:
         page.goto(report.as_uri(), wait_until="load")
         assert "Milestone checklist" in page.inner_text("#milestones")
         frames = page.locator("iframe")
@@ -83,6 +98,5 @@ def test_report_renders_interactive_plots_without_console_errors(report: Path, t
             assert frame.locator(".main-svg").count() >= 1, f"iframe {i} drew no SVG"
         page.evaluate("() => window.scrollTo(0, 0)")
         page.screenshot(path=str(shots / "report.png"), full_page=True)
-        browser.close()
     assert not problems, f"browser console errors: {problems}"
     assert (shots / "report.png").stat().st_size > 10_000

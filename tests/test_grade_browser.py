@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from test_browser import CHROMIUM, CHROMIUM_ARGS
+from test_browser import chromium_page
 
 from dlmath.cli import main
 from dlmath.exercises.registry import EXERCISES
@@ -48,16 +48,9 @@ def summary(tmp_path_factory) -> Path:
 
 
 def test_summary_renders_histogram_tables_and_links(summary: Path, tmp_path: Path):
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), "Chromium is missing: `make test` installs Debian's chromium"
     problems: list[str] = []
     shots = Path(os.environ.get("DLMATH_SCREENSHOT_DIR", tmp_path))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+    with chromium_page(problems) as page:
         page.goto(summary.as_uri(), wait_until="load")
         width = page.evaluate(
             "() => { const i = document.querySelector('#histogram');"
@@ -76,6 +69,5 @@ def test_summary_renders_histogram_tables_and_links(summary: Path, tmp_path: Pat
         assert "Feedback: eve" in page.inner_text("h1")
         # 25 exercises right; train_on_rosenbrock passes its sgd and momentum groups, not adam
         assert "Score: 25.6667 / 29" in page.inner_text("body")
-        browser.close()
     assert not problems, f"browser console errors: {problems}"
     assert (shots / "grade_summary.png").stat().st_size > 10_000

@@ -152,16 +152,13 @@ def test_notebook_shows_its_figures_and_the_labs_checks(
 def _check_html_in_browser(nb, n: int, tmp_path: Path, n_images: int, n_plots: int) -> None:
     """The executed notebook as HTML (nbconvert), opened in Chromium: images decode, plots draw."""
     from nbconvert import HTMLExporter
-    from playwright.sync_api import sync_playwright
-    from test_browser import CHROMIUM, CHROMIUM_ARGS
+    from test_browser import chromium_page
 
     body, _ = HTMLExporter().from_notebook_node(nb)
     page_path = tmp_path / f"lab{n}.html"
     page_path.write_text(body, encoding="utf-8")
     shots = Path(os.environ.get("DLMATH_SCREENSHOT_DIR", tmp_path))
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium_page() as page:
         page.goto(page_path.as_uri())
         page.wait_for_load_state("load")
         decoded = page.evaluate(
@@ -174,6 +171,5 @@ def _check_html_in_browser(nb, n: int, tmp_path: Path, n_images: int, n_plots: i
             )
         drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
         page.screenshot(path=str(shots / f"notebook_lab{n}.png"), full_page=False)
-        browser.close()
     assert decoded >= n_images, f"{decoded} images decoded in the HTML, expected {n_images}"
     assert drawn >= n_plots, f"{drawn} plotly figures drawn in the HTML, expected {n_plots}"
