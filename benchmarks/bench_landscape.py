@@ -5,8 +5,9 @@
    all 1,797 digits, a 51 x 51 grid (``--quick``: 11 x 11). Prints seconds, ratios and the
    achieved GFLOP/s (matmul FLOPs of the forward passes) against the machine's measured
    float32 matmul GFLOP/s, and whether each tool left the model as it found it. Then the
-   same grid with ``engine="ray"`` on a local 2-CPU Ray: 1 actor vs 2 actors (the speed-up,
-   with and without the fixed actor start-up, measured as a 1-column grid's time).
+   same grid on a local 2-CPU Ray: 1 actor vs 2 actors, with ``engine="ray"`` (each call
+   starts its actors: the speed-up with and without that fixed start-up, measured as a
+   1-column grid's time) and on a warm ``RayWorkers`` pool (actors kept between calls).
 2. ``hessian_eigs`` top-1 vs PyHessian 0.1 (power iteration) on the same model and data, at
    equal accuracy: each tool's loosest tolerance whose eigenvalue is within 1e-3 (relative)
    of a reference (ARPACK ``eigsh`` on float64 Hessian-vector products, tol 1e-12; the
@@ -29,7 +30,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dlmath.landscape import HessianOperator, hessian_eigs, loss_surface, random_direction
+from dlmath.landscape import (
+    HessianOperator,
+    RayWorkers,
+    hessian_eigs,
+    loss_surface,
+    random_direction,
+)
 from dlmath.nets import torch_mlp
 
 SIZES = [64, 256, 256, 10]
@@ -174,8 +181,26 @@ def bench_surface(n: int, repeats: int) -> None:
     )
 
 
+def warm_times(call, repeats: int) -> dict[str, float]:
+    """Median seconds of a full-grid call on a :class:`RayWorkers` pool of 1 and of 2
+    actors that had already served one call (a 1-column grid, untimed), interleaved
+    round by round; a pool holds its CPU slots, so the two never run at once."""
+    times: dict[str, list[float]] = {"1 worker, warm pool": [], "2 workers, warm pool": []}
+    for _ in range(repeats):
+        for workers, name in ((1, "1 worker, warm pool"), (2, "2 workers, warm pool")):
+            with RayWorkers(workers) as pool:
+                call(pool, first_column=True)
+                start = time.perf_counter()
+                call(pool, first_column=False)
+                times[name].append(time.perf_counter() - start)
+    SAMPLES.update(times)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def bench_ray(n: int, repeats: int) -> None:
-    """The same grid on Ray: 1 actor vs 2 actors (one CPU slot and torch thread each)."""
+    """The same grid on Ray: 1 actor vs 2 actors (one CPU slot and torch thread each),
+    each call starting its own actors (``engine="ray"``) and on a warm pool
+    (``engine=RayWorkers(...)``, actors started by an earlier call)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         import ray
@@ -190,39 +215,39 @@ def bench_ray(n: int, repeats: int) -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     try:
 
-        def on_ray(workers: int, alphas: np.ndarray):
-            return lambda: loss_surface(
-                model,
-                F.cross_entropy,
-                X,
-                y,
-                (d1, d2),
-                alphas,
-                grid,
-                engine="ray",
-                workers=workers,
-                progress=False,
+        def surface(alphas: np.ndarray, **engine):
+            return loss_surface(
+                model, F.cross_entropy, X, y, (d1, d2), alphas, grid, progress=False, **engine
             )
 
-        def local():
-            return loss_surface(model, F.cross_entropy, X, y, (d1, d2), grid, grid, progress=False)
+        def on_ray(workers: int, alphas: np.ndarray):
+            return lambda: surface(alphas, engine="ray", workers=workers)
 
-        Z_local = local()
+        def on_pool(pool, first_column: bool):
+            return surface(grid[:1] if first_column else grid, engine=pool)
+
+        Z_local = surface(grid)
         Z_ray = on_ray(2, grid)()  # warm-up and agreement
+        with RayWorkers(2) as pool:
+            Z_pool = on_pool(pool, first_column=False)
         t = median_times(
             {
                 "1 worker": on_ray(1, grid),
                 "2 workers": on_ray(2, grid),
                 "1 worker, 1 column (start-up)": on_ray(1, grid[:1]),
                 "2 workers, 1 column (start-up)": on_ray(2, grid[:1]),
-                "in this process (2 threads)": local,
+                "in this process (2 threads)": lambda: surface(grid),
             },
             repeats,
         )
+        t.update(warm_times(on_pool, repeats))
     finally:
         ray.shutdown()
     print(f"\n== the same {n}x{n} grid on Ray (local cluster, num_cpus=2), median of {repeats} ==")
-    print(f"Z on Ray == Z local, bit for bit: {np.array_equal(Z_ray, Z_local)}")
+    print(
+        f"Z on Ray == Z local, bit for bit: {np.array_equal(Z_ray, Z_local)} (engine='ray'), "
+        f"{np.array_equal(Z_pool, Z_local)} (RayWorkers)"
+    )
     for name, sec in t.items():
         print(f"{name:32s} {sec:8.3f} s")
     for name, samples in SAMPLES.items():
@@ -231,14 +256,23 @@ def bench_ray(n: int, repeats: int) -> None:
     low = {k: min(v) for k, v in SAMPLES.items()}
     print(
         f"fastest runs: speed-up 2 workers / 1 worker = {low['1 worker'] / low['2 workers']:.2f}x "
-        f"wall clock; 2 workers take {low['2 workers'] / low['in this process (2 threads)']:.2f}x "
-        f"the time of loss_surface in this process (2 torch threads)"
+        f"(engine='ray'), {low['1 worker, warm pool'] / low['2 workers, warm pool']:.2f}x "
+        f"(warm pool); 2 workers take "
+        f"{low['2 workers, warm pool'] / low['in this process (2 threads)']:.2f}x the time of "
+        "loss_surface in this process (2 torch threads)"
     )
     one, two = t["1 worker"], t["2 workers"]
     s1, s2 = t["1 worker, 1 column (start-up)"], t["2 workers, 1 column (start-up)"]
-    print(f"speed-up 2 workers / 1 worker = {one / two:.2f}x (wall clock, actor start-up included)")
     print(
-        f"speed-up without the fixed start-up (time minus a 1-column grid's) = "
+        f"speed-up 2 workers / 1 worker, engine='ray' = {one / two:.2f}x (wall clock, "
+        f"each call starts its actors: {s2:.2f} s for 2)"
+    )
+    print(
+        f"speed-up 2 workers / 1 worker, warm RayWorkers pool = "
+        f"{t['1 worker, warm pool'] / t['2 workers, warm pool']:.2f}x (wall clock)"
+    )
+    print(
+        f"speed-up without the fixed start-up (engine='ray' time minus a 1-column grid's) = "
         f"{(one - s1) / (two - s2):.2f}x"
     )
 
@@ -318,7 +352,7 @@ def main() -> None:
     if args.only in (None, "surface"):
         bench_surface(n, repeats)
     if args.only in (None, "ray"):
-        bench_ray(n, 3)
+        bench_ray(n, repeats)
     if args.only in (None, "hessian"):
         bench_hessian(3 if args.quick else 5, rows=None)
 

@@ -351,6 +351,8 @@ SPECS: dict[str, Call | NotCallable] = {
     "dlmath.landscape.Snapshots": RESULT,
     "dlmath.landscape.TraceEstimate": RESULT,
     "dlmath.landscape.Run": RESULT,
+    # builds the pool without starting Ray (that happens on start() / first use)
+    "dlmath.landscape.RayWorkers": Call(lambda: {"workers": 1}),
     "dlmath.landscape.HessianOperator": Call(_data()),
     "dlmath.landscape.classify_critical_point": Call(lambda: {"f": f2, "x": np.zeros(2)}),
     "dlmath.landscape.find_critical_points": Call(

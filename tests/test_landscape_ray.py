@@ -269,3 +269,177 @@ def test_cli_on_ray_equals_local_surface(ray_cluster, tmp_path):
     np.testing.assert_array_equal(
         Z, loss_surface(model, spec.loss_fn, X, y, dirs, grid, grid, progress=False)
     )
+
+
+# --- RayWorkers: actors kept between calls -------------------------------------------------
+
+
+class PidLog:
+    """Cross-entropy that appends the id of the process evaluating it to a file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, out, target):
+        with open(self.path, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return F.cross_entropy(out, target)
+
+
+def pids(path: Path) -> set[int]:
+    found = {int(line) for line in path.read_text().split()}
+    path.unlink()
+    return found
+
+
+def test_pool_keeps_its_actors_between_calls_and_equals_local(ray_cluster, problem, tmp_path):
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    other = torch_mlp([4, 5, 3], "relu", seed=3, dtype=torch.float64)
+    other_dirs = (random_direction(other, seed=4), random_direction(other, seed=5))
+    a, b = np.linspace(-1, 1, 6), np.linspace(-0.5, 1, 5)
+    log = tmp_path / "pids"
+    before = params(model)
+    with RayWorkers(workers=2) as pool:
+        assert pool.n_workers == 2
+        first = loss_surface(model, PidLog(str(log)), X, y, dirs, a, b, engine=pool)
+        first_pids = pids(log)
+        # another model, loss and grid on the same actors
+        second = loss_surface(other, PidLog(str(log)), X, y, other_dirs, b, a, engine=pool)
+        second_pids = pids(log)
+        line = loss_line(model, F.cross_entropy, lambda: (X, y), None, dirs[0], a, engine=pool)
+    assert first_pids == second_pids and len(first_pids) == 2 and DRIVER not in first_pids
+    np.testing.assert_array_equal(first, loss_surface(model, F.cross_entropy, X, y, dirs, a, b))
+    np.testing.assert_array_equal(
+        second, loss_surface(other, F.cross_entropy, X, y, other_dirs, b, a)
+    )
+    np.testing.assert_array_equal(line, loss_line(model, F.cross_entropy, X, y, dirs[0], a))
+    assert all(torch.equal(p, q) for p, q in zip(before, params(model), strict=True))
+    assert repr(pool) == "RayWorkers(workers=2) [closed]"
+    # the pool's CPU slots are free again: a call with both of them does not wait
+    loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine="ray", workers=2, progress=False)
+
+
+def raises_on_all_rows(out, target):
+    if len(target) == N_ROWS:
+        raise ArithmeticError("planted")
+    return F.cross_entropy(out, target)
+
+
+def test_pool_survives_a_dead_worker_and_a_failing_loss(ray_cluster, problem, tmp_path):
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    a = np.linspace(-1, 1, 12)
+    local = loss_line(model, F.cross_entropy, X, y, dirs[0], a)
+    with RayWorkers(workers=2) as pool:
+        Z = loss_line(model, dies_once(str(tmp_path / "died")), X, y, dirs[0], a, engine=pool)
+        assert (tmp_path / "died").exists()
+        np.testing.assert_array_equal(Z, local)
+        with pytest.raises(GridPointError, match="ArithmeticError"):
+            loss_line(model, raises_on_all_rows, X, y, dirs[0], a, engine=pool)
+        # the next call gets working actors again (the failed call's were stopped at once)
+        np.testing.assert_array_equal(
+            loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool), local
+        )
+
+
+def test_pool_arguments_are_checked(ray_cluster, problem):
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    with pytest.raises(ValueError, match=r"'workers' must be an integer in \[1, inf\]; got 0"):
+        RayWorkers(workers=0)
+    with pytest.raises(TypeError, match="'workers'"):
+        RayWorkers(workers="2")
+    pool = RayWorkers(workers=1)
+    assert repr(pool) == "RayWorkers(workers=1) [not started]"
+    with pytest.raises(ValueError, match="'workers' must be None unless engine='ray'"):
+        loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0], engine=pool, workers=1)
+    assert repr(pool) == "RayWorkers(workers=1) [not started]"  # refused before starting
+    pool.close()
+    with pytest.raises(ValueError, match="'engine' must be .*an open RayWorkers; got a closed"):
+        loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0], engine=pool)
+    with pytest.raises(ValueError, match="'engine' must be None .*'ray' or a RayWorkers"):
+        loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0], engine="dask")
+
+
+class SleepsOnWorkers:
+    """Cross-entropy that sleeps on a worker (a call that stays busy for a while)."""
+
+    def __call__(self, out, target):
+        if os.getpid() != DRIVER and len(target) == N_ROWS:
+            time.sleep(0.5)
+        return F.cross_entropy(out, target)
+
+
+def test_pool_serves_one_call_at_a_time(ray_cluster, problem):
+    import threading
+
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    a = np.linspace(-1, 1, 8)
+    with RayWorkers(workers=1) as pool:
+        busy = threading.Thread(
+            target=loss_line,
+            args=(model, SleepsOnWorkers(), X, y, dirs[0], a),
+            kwargs={"chunk_size": 1, "engine": pool, "progress": False},
+        )
+        busy.start()
+        deadline = time.monotonic() + 60
+        while not pool._busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(ValueError, match="'engine' must be .*; got a RayWorkers serving"):
+            loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool, progress=False)
+        busy.join()
+        np.testing.assert_array_equal(  # free again once the first call returned
+            loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool, progress=False),
+            loss_line(model, F.cross_entropy, X, y, dirs[0], a, progress=False),
+        )
+
+
+POOL_OWN_RAY = """
+import os, numpy as np, torch, torch.nn.functional as F, ray
+from dlmath.landscape import RayWorkers, loss_line, random_direction
+from dlmath.nets import torch_mlp
+model = torch_mlp([4, 7, 3], "tanh", seed=0, dtype=torch.float64)
+X, y = np.random.default_rng(5).normal(size=(33, 4)), np.arange(33) % 3
+d = random_direction(model, seed=1)
+a = np.linspace(-1, 1, 5)
+with RayWorkers(workers=2) as pool:  # no Ray running: the pool starts one
+    Z = loss_line(model, F.cross_entropy, X, y, d, a, engine=pool, progress=False)
+print("ray after close:", ray.is_initialized())
+print("equal:", np.array_equal(Z, loss_line(model, F.cross_entropy, X, y, d, a)))
+ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+stale = RayWorkers(workers=1).start()
+ray.shutdown()
+try:
+    loss_line(model, F.cross_entropy, X, y, d, a, engine=stale, progress=False)
+except ValueError as exc:
+    print("stale:", exc)
+"""
+
+
+def test_pool_starts_and_stops_its_own_ray_and_refuses_an_ended_session(tmp_path):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_USAGE_STATS_ENABLED="0", RAY_DISABLE_IMPORT_WARNING="1")
+    done = subprocess.run(
+        [sys.executable, "-c", POOL_OWN_RAY],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert "ray after close: False" in lines
+    assert "equal: True" in lines
+    assert any(
+        line.startswith("stale: 'engine' must be") and "Ray session has ended" in line
+        for line in lines
+    ), done.stdout

@@ -9,6 +9,7 @@ trains it): losses and Hessian-vector products go through ``torch.func.functiona
 on copies of the weights.
 """
 
+from dlmath.landscape._ray import RayWorkers
 from dlmath.landscape.critical import (
     KINDS,
     CriticalPoint,
@@ -75,6 +76,7 @@ __all__ = [
     "HessianOperator",
     "NonFiniteLossWarning",
     "PCADirections",
+    "RayWorkers",
     "Snapshots",
     "TraceEstimate",
     "WorkerLostError",

@@ -8,7 +8,11 @@ and slow workers balance. One actor per GPU (``num_gpus=1``) when the cluster ha
 else one per CPU slot. A worker that dies (killed, ``os._exit``, out of memory) is
 replaced and its chunk retried, at most ``MAX_RETRIES`` times per chunk.
 
-Ray is imported only here, and only when ``engine="ray"`` is asked for.
+``engine="ray"`` starts its actors for one call and stops them after it; most of their
+start-up is each new process importing torch. :class:`RayWorkers` keeps the actors between
+calls: each call only ships its problem to them.
+
+Ray is imported only here, and only when Ray is asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from dlmath._checks import check_int, fail
 from dlmath.landscape.engines import (
     Evaluator,
     Problem,
@@ -30,7 +35,7 @@ from dlmath.landscape.engines import (
     _PointFailure,
 )
 
-__all__ = ["MAX_RETRIES", "RayEngine", "actor_options", "import_ray"]
+__all__ = ["MAX_RETRIES", "RayEngine", "RayWorkers", "actor_options", "import_ray"]
 
 #: Retries of one chunk after its worker died (so at most MAX_RETRIES + 1 attempts).
 MAX_RETRIES = 2
@@ -69,11 +74,20 @@ def _portable(exc: BaseException) -> BaseException:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-class _Worker:
-    """A Ray actor: one Evaluator; ``run`` never raises, it returns what happened."""
+def _raised(exc: BaseException) -> tuple:
+    return ("raise", _portable(exc), traceback.format_exc())
 
-    def __init__(self, problem: Problem) -> None:
-        self.error: tuple | None = None
+
+class _Worker:
+    """A Ray actor: holds one problem's Evaluator at a time (``load``); its methods never
+    raise, they return what happened. (Ray imports this module, and with it torch, when it
+    creates the actor: before any problem arrives.)"""
+
+    def __init__(self) -> None:
+        self.evaluator: Evaluator | None = None
+
+    def load(self, problem: Problem) -> tuple:
+        self.evaluator = None
         try:
             import ray
             import torch
@@ -81,23 +95,20 @@ class _Worker:
             device = "cuda" if ray.get_gpu_ids() and torch.cuda.is_available() else None
             self.evaluator = Evaluator(problem, device)
         except Exception as exc:
-            self.error = ("raise", _portable(exc), traceback.format_exc())
-
-    def info(self) -> tuple:
-        if self.error is not None:
-            return self.error
+            return _raised(exc)
         ev = self.evaluator
         return ("ok", ev.data_digest(), ev.call_size, ev.n_rows)
 
+    def unload(self) -> None:
+        self.evaluator = None
+
     def run(self, start: int, stop: int) -> tuple:
-        if self.error is not None:
-            return self.error
         try:
             return ("ok", self.evaluator.run(start, stop))
         except _PointFailure as f:
             return ("fail", f.lo, f.hi, _portable(f.error), traceback.format_exc())
         except Exception as exc:
-            return ("raise", _portable(exc), traceback.format_exc())
+            return _raised(exc)
 
 
 def _raise_remote(record: tuple) -> None:
@@ -106,10 +117,12 @@ def _raise_remote(record: tuple) -> None:
     raise exc
 
 
-class RayEngine:
-    """Connects to (or starts) Ray, starts the actors and runs chunks on them."""
+class _Actors:
+    """Actor slots on the cluster ``ray.init()`` started or ``RAY_ADDRESS`` names (else a
+    local one, shut down by :meth:`close`). Creating them returns at once: the processes
+    start (and import torch) while the caller goes on."""
 
-    def __init__(self, problem: Problem, workers: int | None) -> None:
+    def __init__(self, workers: int | None, most: int | None = None) -> None:
         ray = self.ray = import_ray()
         self.started = False
         if not ray.is_initialized():
@@ -119,20 +132,32 @@ class RayEngine:
             ray.init(**quiet)
             self.started = True
         self.actors: list[Any] = []
+        self.problem_ref: Any = None
+        self.info: tuple | None = None
         try:
-            self._start(problem, workers)
+            self.job = ray.get_runtime_context().get_job_id()
+            n, options = actor_options(ray.cluster_resources(), workers)
+            self.remote = ray.remote(_Worker).options(max_restarts=0, **options)
+            self.actors = [self.remote.remote() for _ in range(max(1, min(n, most or n)))]
         except BaseException:
             self.close(graceful=False)
             raise
 
-    def _start(self, problem: Problem, workers: int | None) -> None:
+    def alive(self) -> bool:
+        """Whether the Ray session these actors belong to is still the current one."""
         ray = self.ray
-        n, options = actor_options(ray.cluster_resources(), workers)
-        self.n_workers = max(1, min(n, problem.coeffs.shape[0]))
-        self.remote = ray.remote(_Worker).options(max_restarts=0, **options)
+        return (
+            bool(self.actors)
+            and ray.is_initialized()
+            and (ray.get_runtime_context().get_job_id() == self.job)
+        )
+
+    def load(self, problem: Problem) -> tuple:
+        """Ship ``problem`` to every actor; ``(data digest, call size, rows)`` (the same on
+        all of them, or a ValueError: a data factory returned different data)."""
+        ray = self.ray
         self.problem_ref = ray.put(problem)
-        self.actors = [self.remote.remote(self.problem_ref) for _ in range(self.n_workers)]
-        infos = ray.get([a.info.remote() for a in self.actors])
+        infos = ray.get([a.load.remote(self.problem_ref) for a in self.actors])
         for record in infos:
             if record[0] != "ok":
                 _raise_remote(record)
@@ -142,14 +167,21 @@ class RayEngine:
                 f"{len({r[1] for r in infos})} different data sets from {len(infos)} workers."
             )
         self.info = infos[0]
-        _, self.data_digest, self.call_size, self.n_rows = infos[0]
+        return self.info[1:]
+
+    def unload(self) -> None:
+        """Let the actors drop the problem (its model and data), keeping the processes."""
+        with contextlib.suppress(Exception):
+            self.ray.get([a.unload.remote() for a in self.actors], timeout=30)
+        self.problem_ref = self.info = None
 
     def _replace(self, i: int) -> None:
-        """A fresh actor in slot ``i``, checked against the first ones' data and call size
-        (a data factory may return other data on a new worker)."""
+        """A fresh actor in slot ``i``, loaded with the problem and checked against the
+        first ones' data and call size (a data factory may return other data on a new
+        worker)."""
         self.ray.kill(self.actors[i], no_restart=True)
-        self.actors[i] = new = self.remote.remote(self.problem_ref)
-        record = self.ray.get(new.info.remote())
+        self.actors[i] = new = self.remote.remote()
+        record = self.ray.get(new.load.remote(self.problem_ref))
         if record[0] != "ok":
             _raise_remote(record)
         if record[1:] != self.info[1:]:
@@ -249,6 +281,131 @@ class RayEngine:
             with contextlib.suppress(Exception):
                 self.ray.kill(actor, no_restart=True)
         self.actors = []
+        self.problem_ref = self.info = None
         if self.started:
             self.ray.shutdown()
             self.started = False
+
+
+class RayEngine:
+    """One call's engine on Ray: ``load`` the problem, ``run`` chunks, ``close``.
+
+    Made by ``engine="ray"`` with actors of its own (started here, stopped by ``close``),
+    or by a :class:`RayWorkers` with the pool's actors (kept by ``close`` after success)."""
+
+    def __init__(self, actors: _Actors, pool: RayWorkers | None = None) -> None:
+        self.actors, self.pool = actors, pool
+
+    @classmethod
+    def start(cls, workers: int | None, n_points: int) -> RayEngine:
+        """Actors of this call's own (no more than the grid has points)."""
+        return cls(_Actors(workers, most=n_points))
+
+    def load(self, problem: Problem) -> None:
+        self.data_digest, self.call_size, self.n_rows = self.actors.load(problem)
+
+    def run(self, todo, on_done) -> None:
+        self.actors.run(todo, on_done)
+
+    def close(self, graceful: bool = True) -> None:
+        if self.pool is None:
+            self.actors.close(graceful)
+            return
+        if graceful:
+            self.actors.unload()
+        else:  # chunks may still run on them (an error, Ctrl-C): the pool starts afresh
+            self.pool._discard()
+        self.pool._busy = False
+
+
+class RayWorkers:
+    """Ray actors kept between calls: ``engine=RayWorkers(...)`` for several surfaces in a row.
+
+    ``engine="ray"`` starts actors for each call and stops them after it; a new actor
+    process spends most of its start-up importing torch (about 1.9 s per call on a 2-core
+    machine). A ``RayWorkers`` starts its actors once, on ``start()`` or entering ``with``
+    (else on first use), and each call with ``engine=pool`` ships only its problem (model,
+    directions, data) to them, which they drop again after the call::
+
+        with RayWorkers(workers=2) as pool:
+            Z1 = loss_surface(model1, loss_fn, X, y, dirs1, a, b, engine=pool)
+            Z2 = loss_surface(model2, loss_fn, X, y, dirs2, a, b, engine=pool)
+
+    Everything ``engine="ray"`` promises holds (the same ``Z``, replacement of dead
+    workers, retries); ``workers`` is as there (default: one actor per GPU, else per CPU
+    slot). The actors hold their Ray resources (a CPU slot or a GPU share each) until
+    :meth:`close` or the end of the ``with`` block; a Ray that the pool started itself
+    (none was running and ``RAY_ADDRESS`` is unset) is shut down then too. One call at a
+    time: the actors serve one problem at a time.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        if workers is not None:
+            check_int(workers, "workers", low=1)
+        self.workers = workers
+        self._actors: _Actors | None = None
+        self._owns_ray = False  # the pool started Ray itself: it shuts it down on close
+        self._busy = False  # a call's RayEngine is open on the actors
+        self.closed = False
+
+    def start(self) -> RayWorkers:
+        """Start the actors now (they import torch while the caller goes on); idempotent."""
+        if self.closed:
+            raise ValueError("this RayWorkers is closed; create a new one")
+        if self._actors is not None and not self._actors.alive():
+            raise ValueError(
+                "this RayWorkers belongs to a Ray session that has ended (ray.shutdown() "
+                "was called); create a new one"
+            )
+        if self._actors is None:
+            self._actors = actors = _Actors(self.workers)
+            self._owns_ray |= actors.started
+            actors.started = False  # Ray outlives these actors (see _discard): close() stops it
+        return self
+
+    @property
+    def n_workers(self) -> int:
+        """The number of actors (starts them if they are not yet)."""
+        return len(self.start()._actors.actors)
+
+    def _engine(self) -> RayEngine:
+        """This call's engine on the pool's actors."""
+        got = None
+        if self.closed:
+            got = "a closed RayWorkers"
+        elif self._busy:
+            got = "a RayWorkers serving another call (one call at a time)"
+        elif self._actors is not None and not self._actors.alive():
+            got = "a RayWorkers whose Ray session has ended (ray.shutdown() since it started)"
+        if got is not None:
+            raise fail("engine", "None, 'ray' or an open RayWorkers", got, described=True)
+        engine = RayEngine(self.start()._actors, pool=self)
+        self._busy = True
+        return engine
+
+    def _discard(self) -> None:
+        """Kill the actors at once (work may still run on them); the next use starts new
+        ones. A Ray the pool started stays up until :meth:`close`."""
+        actors, self._actors = self._actors, None
+        if actors is not None:
+            actors.close(graceful=False)
+
+    def close(self) -> None:
+        """Stop the actors (and a Ray the pool started itself); idempotent."""
+        if self._actors is not None:
+            self._actors.close(graceful=True)
+            self._actors = None
+        if self._owns_ray:
+            import_ray().shutdown()
+            self._owns_ray = False
+        self.closed = True
+
+    def __enter__(self) -> RayWorkers:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "running" if self._actors else "not started"
+        return f"RayWorkers(workers={self.workers!r}) [{state}]"

@@ -23,7 +23,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from scipy.linalg import eigh_tridiagonal
 from torch import nn
 from torch.func import functional_call
 
@@ -252,6 +251,10 @@ def _lanczos(
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(n, generator=gen, dtype=torch.float64)
     Q = torch.empty(m_max, n, dtype=torch.float64)
+    # imported here, not at the top: scipy.linalg adds 0.16 s to `import dlmath.landscape`,
+    # which every Ray worker pays at start-up, and only Lanczos needs it
+    from scipy.linalg import eigh_tridiagonal
+
     Q[0] = q / torch.linalg.vector_norm(q)
     alpha: list[float] = []
     beta: list[float] = []

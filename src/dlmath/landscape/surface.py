@@ -11,13 +11,14 @@ The grid is cut into chunks of consecutive points, each evaluated by one chunk f
 (:mod:`dlmath.landscape.engines`): for a forward pass big enough to keep the BLAS busy, one
 point at a time with its weights written in place into a private copy of the model; for
 smaller ones, C points at once with ``torch.func.vmap`` over ``functional_call`` (C forward
-passes become batched matrix products). ``engine="ray"`` runs the same chunk function on
-Ray actors (:mod:`dlmath.landscape._ray`), and ``store=`` keeps finished chunks on disk so a
-call can resume (:mod:`dlmath.landscape.store`). The model itself is never written to: its
-parameters, ``requires_grad`` flags, gradients, buffers and train/eval mode are the same
-after the call (and after an exception) as before. Models whose output depends on the
-train/eval mode (BatchNorm, Dropout) must be in eval mode (``model.eval()``): the loss
-would otherwise depend on the batching and on the random state.
+passes become batched matrix products). ``engine="ray"`` (or a :class:`RayWorkers` pool)
+runs the same chunk function on Ray actors (:mod:`dlmath.landscape._ray`), and ``store=``
+keeps finished chunks on disk so a call can resume (:mod:`dlmath.landscape.store`). The
+model itself is never written to: its parameters, ``requires_grad`` flags, gradients,
+buffers and train/eval mode are the same after the call (and after an exception) as before.
+Models whose output depends on the train/eval mode (BatchNorm, Dropout) must be in eval
+mode (``model.eval()``): the loss would otherwise depend on the batching and on the random
+state.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from dlmath.landscape._params import (
     check_loss_fn,
     model_parameters,
 )
+from dlmath.landscape._ray import RayEngine, RayWorkers
 from dlmath.landscape.engines import (
     GridPointError,
     LocalEngine,
@@ -290,7 +292,7 @@ def _evaluate(
     memory_mb: float,
     progress: bool,
     desc: str,
-    engine: str | None,
+    engine: str | RayWorkers | None,
     workers: int | None,
     store: str | os.PathLike | None,
     point_name: Callable[[int], str],
@@ -304,11 +306,12 @@ def _evaluate(
     messages (default ``directions[i]``)."""
     named = model_parameters(model)
     check_loss_fn(loss_fn)
-    if engine is not None and not (isinstance(engine, str) and engine == "ray"):
-        raise fail("engine", "None (evaluate in this process) or 'ray'", engine)
+    pool = engine if isinstance(engine, RayWorkers) else None
+    if engine is not None and pool is None and not (isinstance(engine, str) and engine == "ray"):
+        raise fail("engine", "None (evaluate in this process), 'ray' or a RayWorkers", engine)
     if workers is not None:
         if engine != "ray":
-            raise fail("workers", "None unless engine='ray'", workers)
+            raise fail("workers", "None unless engine='ray' (a RayWorkers has its own)", workers)
         check_int(workers, "workers", low=1)
     if store_key is not None:
         if not isinstance(store_key, str):
@@ -338,32 +341,34 @@ def _evaluate(
         check_int(chunk_size, "chunk_size", low=1)
     check_real(memory_mb, "memory_mb", low=0.0, low_open=True)
     names = [n for n, _ in named]
-    # D[i] stacks the k directions of parameter i: shape (k, *p.shape).
-    D = [torch.stack([d[i] for d in dirs]) for i in range(len(names))]
-    problem = make_problem(
-        model,
-        loss_fn,
-        names,
-        theta,
-        D,
-        coeffs,
-        X,
-        y,
-        data,
-        batch_size=batch_size,
-        chunk_size=chunk_size,
-        memory_mb=memory_mb,
-    )
     n_points = coeffs.shape[0]
     Z = np.full(n_points, np.nan)
     runner, finished = None, False
     try:
-        if engine == "ray":
-            from dlmath.landscape._ray import RayEngine
-
-            runner = RayEngine(problem, workers)
-        else:
+        if pool is not None:
+            runner = pool._engine()
+        elif engine == "ray":  # the actors start (import torch) while the problem is built
+            runner = RayEngine.start(workers, n_points)
+        # D[i] stacks the k directions of parameter i: shape (k, *p.shape).
+        D = [torch.stack([d[i] for d in dirs]) for i in range(len(names))]
+        problem = make_problem(
+            model,
+            loss_fn,
+            names,
+            theta,
+            D,
+            coeffs,
+            X,
+            y,
+            data,
+            batch_size=batch_size,
+            chunk_size=chunk_size,
+            memory_mb=memory_mb,
+        )
+        if runner is None:
             runner = LocalEngine(problem)
+        else:
+            runner.load(problem)
         plan = make_plan(n_points, runner.call_size)
         chunks = None
         if store is not None:
@@ -453,7 +458,7 @@ def loss_surface(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
-    engine: str | None = None,
+    engine: str | RayWorkers | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
     store_key: str | None = None,
@@ -482,7 +487,9 @@ def loss_surface(
         retried (twice, then :class:`WorkerLostError` names the points). ``Z`` is the same
         as the local engine's, bit for bit on CPU (both run the same chunk function on
         the same chunks); on GPUs, cuBLAS may differ from the CPU in the last bits.
-        Needs ``pip install 'dlmath[distributed]'``.
+        ``"ray"`` starts the actors for this call and stops them after it; a
+        :class:`RayWorkers` (``engine=pool``) keeps its actors between calls, so that
+        several surfaces pay the start-up once. Needs ``pip install 'dlmath[distributed]'``.
     workers : number of Ray actors (``engine="ray"`` only; default as above); on a
         cluster with GPUs they share them (``num_gpus=min(1, GPUs / workers)`` each).
     store : a folder that keeps every finished chunk (an ``.npz`` per chunk plus
@@ -548,7 +555,7 @@ def loss_points(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
-    engine: str | None = None,
+    engine: str | RayWorkers | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
     store_key: str | None = None,
@@ -596,7 +603,7 @@ def loss_line(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
-    engine: str | None = None,
+    engine: str | RayWorkers | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
     store_key: str | None = None,
@@ -639,7 +646,7 @@ def loss_interpolation(
     chunk_size: int | None = None,
     memory_mb: float = 16.0,
     progress: bool = True,
-    engine: str | None = None,
+    engine: str | RayWorkers | None = None,
     workers: int | None = None,
     store: str | os.PathLike | None = None,
     store_key: str | None = None,
