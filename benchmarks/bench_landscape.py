@@ -212,7 +212,10 @@ def bench_ray(n: int, repeats: int) -> None:
     model = torch_mlp(SIZES, "relu", seed=0)
     d1, d2 = random_direction(model, seed=1), random_direction(model, seed=2)
     grid = np.linspace(-1.0, 1.0, n)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+        logging_level="ERROR",
+    )  # fmt: skip
     try:
 
         def surface(alphas: np.ndarray, **engine):

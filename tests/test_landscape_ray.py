@@ -8,6 +8,7 @@ the weights written into a copy of the model) and counted loss evaluations.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -41,7 +42,13 @@ def ray_cluster():
     import ray
     import ray.cloudpickle
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(
+        address="local",  # never a cluster some `ray start` left on this machine
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+    )
     # the workers cannot import this test module: ship its functions by value
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     yield ray
@@ -175,6 +182,22 @@ def test_failure_on_a_worker_keeps_finished_chunks(ray_cluster, problem, tmp_pat
     )
 
 
+def test_the_first_failing_point_is_named_as_locally(ray_cluster, problem):
+    model, X, y, _ = problem
+    shift = [torch.zeros_like(p) for p in model.parameters()]
+    shift[-1] = torch.ones_like(shift[-1])
+    with torch.no_grad():
+        base = float(model(torch.as_tensor(X)).mean())
+    a = np.linspace(-1, 1, 9)  # alpha = 0.5, 0.75, 1 (points 6, 7, 8) are beyond 0.3
+    for engine in (None, "ray"):
+        # point 6 fails 1 s late on its worker, so point 7 fails first on the other one
+        with pytest.raises(GridPointError, match=r"grid point 6 \(alpha=0.5\)"):
+            loss_line(
+                model, SlowBeyond(base, 0.3, 1.0, then=ShiftGuard(base, 0.3)), X, y, shift,
+                a, chunk_size=1, engine=engine, workers=2 if engine else None, progress=False,
+            )  # fmt: skip
+
+
 def test_actor_options_use_gpus_when_the_cluster_has_them():
     from dlmath.landscape._ray import actor_options
 
@@ -187,6 +210,9 @@ def test_actor_options_use_gpus_when_the_cluster_has_them():
     assert actor_options(cpus, None) == (2, {"num_cpus": 1})
     assert actor_options(cpus, 1) == (1, {"num_cpus": 1.0})
     assert actor_options(cpus, 4) == (4, {"num_cpus": 0.5})
+    # what open pools leave free: the rest of a GPU is still a GPU share, not a CPU actor
+    assert actor_options({"CPU": 16.0, "GPU": 0.5}, None) == (1, {"num_gpus": 0.5})
+    assert actor_options({"CPU": 1.5}, None) == (1, {"num_cpus": 1})
 
 
 def other_data_after(marker: str, X, y):
@@ -216,17 +242,18 @@ def test_replacement_worker_with_other_data_is_refused(ray_cluster, problem, tmp
 
 
 class SlowBeyond:
-    """Cross-entropy that sleeps ``seconds`` on a worker where the outputs moved by more
-    than ``limit`` (along the direction ``shift`` of the test below)."""
+    """Cross-entropy (or ``then``) that first sleeps ``seconds`` on a worker where the
+    outputs moved by more than ``limit`` but less than ``limit + 0.25`` (along the
+    direction ``shift`` of the tests: alpha moves every output by alpha)."""
 
-    def __init__(self, base: float, limit: float, seconds: float) -> None:
-        self.base, self.limit, self.seconds = base, limit, seconds
+    def __init__(self, base: float, limit: float, seconds: float, then=F.cross_entropy):
+        self.base, self.limit, self.seconds, self.then = base, limit, seconds, then
 
     def __call__(self, out, target):
-        moved = float(out.mean()) - self.base > self.limit
-        if os.getpid() != DRIVER and len(target) == N_ROWS and moved:
+        moved = float(out.mean()) - self.base
+        if os.getpid() != DRIVER and len(target) == N_ROWS and 0 < moved - self.limit < 0.25:
             time.sleep(self.seconds)
-        return F.cross_entropy(out, target)
+        return self.then(out, target)
 
 
 def test_interrupt_kills_the_workers_at_once(ray_cluster, problem, tmp_path, monkeypatch):
@@ -244,7 +271,7 @@ def test_interrupt_kills_the_workers_at_once(ray_cluster, problem, tmp_path, mon
         raise KeyboardInterrupt
 
     monkeypatch.setattr(store_module.ChunkStore, "save", interrupted)
-    slow = SlowBeyond(base, 0.5, seconds=60.0)  # point 1 (alpha=1) sleeps, point 0 not
+    slow = SlowBeyond(base, 0.9, seconds=60.0)  # point 1 (alpha=1) sleeps, point 0 not
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         loss_line(
@@ -308,8 +335,11 @@ def test_pool_keeps_its_actors_between_calls_and_equals_local(ray_cluster, probl
         # another model, loss and grid on the same actors
         second = loss_surface(other, PidLog(str(log)), X, y, other_dirs, b, a, engine=pool)
         second_pids = pids(log)
-        line = loss_line(model, F.cross_entropy, lambda: (X, y), None, dirs[0], a, engine=pool)
+        os.kill(min(second_pids), signal.SIGKILL)  # a worker dies between calls (OOM killer)
+        line = loss_line(model, PidLog(str(log)), lambda: (X, y), None, dirs[0], a, engine=pool)
+        third_pids = pids(log)
     assert first_pids == second_pids and len(first_pids) == 2 and DRIVER not in first_pids
+    assert len(third_pids) == 2 and third_pids - second_pids  # replaced, and the call worked
     np.testing.assert_array_equal(first, loss_surface(model, F.cross_entropy, X, y, dirs, a, b))
     np.testing.assert_array_equal(
         second, loss_surface(other, F.cross_entropy, X, y, other_dirs, b, a)
@@ -332,16 +362,94 @@ def test_pool_survives_a_dead_worker_and_a_failing_loss(ray_cluster, problem, tm
 
     model, X, y, dirs = problem
     a = np.linspace(-1, 1, 12)
+    log = tmp_path / "pids"
     local = loss_line(model, F.cross_entropy, X, y, dirs[0], a)
     with RayWorkers(workers=2) as pool:
         Z = loss_line(model, dies_once(str(tmp_path / "died")), X, y, dirs[0], a, engine=pool)
         assert (tmp_path / "died").exists()
         np.testing.assert_array_equal(Z, local)
+        np.testing.assert_array_equal(
+            loss_line(model, PidLog(str(log)), X, y, dirs[0], a, engine=pool), local
+        )
+        before_error = pids(log)
         with pytest.raises(GridPointError, match="ArithmeticError"):
             loss_line(model, raises_on_all_rows, X, y, dirs[0], a, engine=pool)
-        # the next call gets working actors again (the failed call's were stopped at once)
+        # nothing was left running: the next call gets the same actors, and the right Z
         np.testing.assert_array_equal(
-            loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool), local
+            loss_line(model, PidLog(str(log)), X, y, dirs[0], a, engine=pool), local
+        )
+        assert pids(log) == before_error and len(before_error) == 2
+
+
+def fails_on_workers():
+    """A data factory that cannot read its data on the workers."""
+    if os.getpid() != DRIVER:
+        raise OSError("the data is not mounted on this worker")
+    raise AssertionError("called on the driver")
+
+
+def test_pool_keeps_its_actors_after_a_failing_data_factory(ray_cluster, problem, tmp_path):
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    log = tmp_path / "pids"
+    with RayWorkers(workers=2) as pool:
+        loss_line(model, PidLog(str(log)), X, y, dirs[0], [0.0, 1.0], chunk_size=1, engine=pool)
+        before = pids(log)
+        with pytest.raises(OSError, match="not mounted"):
+            loss_line(model, F.cross_entropy, fails_on_workers, None, dirs[0], [0.0], engine=pool)
+        loss_line(model, PidLog(str(log)), X, y, dirs[0], [0.0, 1.0], chunk_size=1, engine=pool)
+        assert pids(log) == before and len(before) == 2
+
+
+def test_pool_after_an_interrupt_starts_afresh(ray_cluster, problem, tmp_path, monkeypatch):
+    """Ctrl-C in a pool's call (raised where the first chunk is stored) kills the actors at
+    once, as engine="ray" does (the other one sleeps 60 s); the next call gets new ones."""
+    import dlmath.landscape.store as store_module
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, _ = problem
+    shift = [torch.zeros_like(p) for p in model.parameters()]
+    shift[-1] = torch.ones_like(shift[-1])
+    with torch.no_grad():
+        base = float(model(torch.as_tensor(X)).mean())
+    save = store_module.ChunkStore.save
+
+    def interrupted(self, start, stop, values):
+        raise KeyboardInterrupt
+
+    log = tmp_path / "pids"
+    with RayWorkers(workers=2) as pool:
+        loss_line(model, PidLog(str(log)), X, y, shift, [0.0, 1.0], chunk_size=1, engine=pool)
+        before = pids(log)
+        monkeypatch.setattr(store_module.ChunkStore, "save", interrupted)
+        t0 = time.perf_counter()
+        with pytest.raises(KeyboardInterrupt):
+            loss_line(
+                model, SlowBeyond(base, 0.9, seconds=60.0), X, y, shift, [0.0, 1.0],
+                chunk_size=1, store=tmp_path / "s", engine=pool, progress=False,
+            )  # fmt: skip
+        monkeypatch.setattr(store_module.ChunkStore, "save", save)
+        Z = loss_line(model, PidLog(str(log)), X, y, shift, [0.0, 1.0], chunk_size=1, engine=pool)
+        assert time.perf_counter() - t0 < 25  # nobody waited for the 60 s sleep
+        assert len(before) == 2 and pids(log).isdisjoint(before)  # new actors
+    np.testing.assert_array_equal(Z, loss_line(model, F.cross_entropy, X, y, shift, [0.0, 1.0]))
+
+
+def test_pools_holding_every_slot_refuse_more_actors(ray_cluster, problem):
+    from dlmath.landscape import RayWorkers
+
+    model, X, y, dirs = problem
+    with RayWorkers() as pool:  # one actor per CPU slot: both of them
+        assert pool.n_workers == 2
+        with pytest.raises(ValueError, match="'engine' must be an open RayWorkers .*all 2 CPU"):
+            loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0], engine="ray")
+        with pytest.raises(ValueError, match=r"RayWorkers.start\(\): .*hold all 2 CPU"):
+            RayWorkers(workers=1).start()
+    with RayWorkers(workers=1) as one:  # one slot held, one left for engine="ray"
+        np.testing.assert_array_equal(
+            loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0, 1.0], engine="ray"),
+            loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0, 1.0], engine=one),
         )
 
 
@@ -353,7 +461,7 @@ def test_pool_arguments_are_checked(ray_cluster, problem):
         RayWorkers(workers=0)
     with pytest.raises(TypeError, match="'workers'"):
         RayWorkers(workers="2")
-    pool = RayWorkers(workers=1)
+    pool = RayWorkers(workers=np.int64(1))
     assert repr(pool) == "RayWorkers(workers=1) [not started]"
     with pytest.raises(ValueError, match="'workers' must be None unless engine='ray'"):
         loss_line(model, F.cross_entropy, X, y, dirs[0], [0.0], engine=pool, workers=1)
@@ -389,10 +497,12 @@ def test_pool_serves_one_call_at_a_time(ray_cluster, problem):
         )
         busy.start()
         deadline = time.monotonic() + 60
-        while not pool._busy and time.monotonic() < deadline:
+        while not pool._lock.locked() and time.monotonic() < deadline:
             time.sleep(0.01)
         with pytest.raises(ValueError, match="'engine' must be .*; got a RayWorkers serving"):
             loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool, progress=False)
+        with pytest.raises(RuntimeError, match="a call is running on this pool"):
+            pool.close()
         busy.join()
         np.testing.assert_array_equal(  # free again once the first call returned
             loss_line(model, F.cross_entropy, X, y, dirs[0], a, engine=pool, progress=False),
@@ -408,17 +518,21 @@ model = torch_mlp([4, 7, 3], "tanh", seed=0, dtype=torch.float64)
 X, y = np.random.default_rng(5).normal(size=(33, 4)), np.arange(33) % 3
 d = random_direction(model, seed=1)
 a = np.linspace(-1, 1, 5)
+quiet = dict(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
 with RayWorkers(workers=2) as pool:  # no Ray running: the pool starts one
     Z = loss_line(model, F.cross_entropy, X, y, d, a, engine=pool, progress=False)
 print("ray after close:", ray.is_initialized())
 print("equal:", np.array_equal(Z, loss_line(model, F.cross_entropy, X, y, d, a)))
-ray.init(num_cpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
-stale = RayWorkers(workers=1).start()
+# a pool whose Ray ended, then a Ray of the user's own: refused, and close() leaves it up
+orphan = RayWorkers(workers=1).start()
 ray.shutdown()
+ray.init(num_cpus=1, **quiet)
 try:
-    loss_line(model, F.cross_entropy, X, y, d, a, engine=stale, progress=False)
+    loss_line(model, F.cross_entropy, X, y, d, a, engine=orphan, progress=False)
 except ValueError as exc:
     print("stale:", exc)
+orphan.close()
+print("user's ray after close:", ray.is_initialized())
 """
 
 
@@ -443,3 +557,4 @@ def test_pool_starts_and_stops_its_own_ray_and_refuses_an_ended_session(tmp_path
         line.startswith("stale: 'engine' must be") and "Ray session has ended" in line
         for line in lines
     ), done.stdout
+    assert "user's ray after close: True" in lines

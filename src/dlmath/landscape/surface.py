@@ -341,33 +341,30 @@ def _evaluate(
         check_int(chunk_size, "chunk_size", low=1)
     check_real(memory_mb, "memory_mb", low=0.0, low_open=True)
     names = [n for n, _ in named]
+    # D[i] stacks the k directions of parameter i: shape (k, *p.shape).
+    D = [torch.stack([d[i] for d in dirs]) for i in range(len(names))]
+    problem = make_problem(
+        model,
+        loss_fn,
+        names,
+        theta,
+        D,
+        coeffs,
+        X,
+        y,
+        data,
+        batch_size=batch_size,
+        chunk_size=chunk_size,
+        memory_mb=memory_mb,
+    )
     n_points = coeffs.shape[0]
     Z = np.full(n_points, np.nan)
     runner, finished = None, False
     try:
-        if pool is not None:
-            runner = pool._engine()
-        elif engine == "ray":  # the actors start (import torch) while the problem is built
-            runner = RayEngine.start(workers, n_points)
-        # D[i] stacks the k directions of parameter i: shape (k, *p.shape).
-        D = [torch.stack([d[i] for d in dirs]) for i in range(len(names))]
-        problem = make_problem(
-            model,
-            loss_fn,
-            names,
-            theta,
-            D,
-            coeffs,
-            X,
-            y,
-            data,
-            batch_size=batch_size,
-            chunk_size=chunk_size,
-            memory_mb=memory_mb,
-        )
-        if runner is None:
+        if engine is None:
             runner = LocalEngine(problem)
         else:
+            runner = pool._engine() if pool is not None else RayEngine.start(workers, n_points)
             runner.load(problem)
         plan = make_plan(n_points, runner.call_size)
         chunks = None
